@@ -1,0 +1,207 @@
+"""What every neuron shares: parameter storage, learnability, firing, reset and refractoriness.
+
+Neuron parameters are stored *unconstrained* (fields named `raw_<name>`) and mapped to
+their valid range on use, so any optimiser step keeps them valid:
+
+| constraint | valid range | stored as |
+| --- | --- | --- |
+| `"decay"` | [0, 1] | `log(-log(d))`, read back as `exp(-exp(raw))` |
+| `"positive"` | (0, inf) | `log(p)`, read back as `exp(raw)` |
+| `"real"` | any | itself |
+
+A parameter learns only when its name is in the neuron's `learnable` set; otherwise it is
+read through `lax.stop_gradient` and [`spikax.trainable`][] leaves it out of optimisers.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, Generic, TypeVar
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jaxtyping import Array, Float
+
+from .._errors import check_choice, check_in_range, check_positive
+from ..surrogate import AbstractSurrogate, spike
+
+StateT = TypeVar("StateT")
+
+RESET_MODES = ("subtract", "zero", "none")
+
+
+def _to_raw(kind: str, value):
+    value = np.asarray(value, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        if kind == "decay":
+            return np.log(-np.log(value))
+        if kind == "positive":
+            return np.log(value)
+    return value
+
+
+def _from_raw(kind: str, raw):
+    if kind == "decay":
+        return jnp.exp(-jnp.exp(raw))
+    if kind == "positive":
+        return jnp.exp(raw)
+    return raw
+
+
+def default_dtype(dtype=None):
+    """`dtype`, or JAX's default float (float64 when x64 is enabled, else float32)."""
+    return jnp.result_type(float) if dtype is None else dtype
+
+
+def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable: bool = False):
+    r"""A per-step decay from either `decay` itself or a time constant `tau` with step `dt`.
+
+    Forward Euler, the convention NIR, Norse and Lava use: $d = 1 - \Delta t/\tau$, so a
+    time constant needs `tau >= dt`. Exactly one of `decay` and `tau` must be given.
+    """
+    if (decay is None) == (tau is None):
+        raise ValueError(
+            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `tau` (a time constant, with `dt`); "
+            f"got {name}={decay!r}, tau={tau!r}."
+        )
+    if tau is not None:
+        check_positive(owner, "tau", tau, "Time constants are durations; pass e.g. `tau=20.0`.")
+        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
+        decay = 1.0 - np.asarray(dt, np.float64) / np.asarray(tau, np.float64)
+        check_in_range(owner, f"{name} = 1 - dt/tau", decay, 0.0, 1.0,
+                       "Forward Euler needs `tau >= dt`: use a smaller `dt` or a larger `tau`.", include_low=True)
+    # 0 (memoryless) is allowed for a fixed decay; a learnable one cannot sit at 0 (log-log map).
+    check_in_range(owner, name, decay, 0.0, 1.0,
+                   "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
+                   "or `tau` and `dt` instead.", include_low=not learnable)
+    return decay
+
+
+class AbstractNeuron(eqx.Module, Generic[StateT]):
+    """Base class of all neurons: a pure, elementwise step `(state, x) -> (state, spikes)`.
+
+    Subclasses declare `constraints` (parameter name -> constraint kind), store each parameter
+    with [`AbstractNeuron.store`][] and read it with [`AbstractNeuron.param`][].
+    """
+
+    learnable: frozenset[str] = eqx.field(static=True)
+    constraints: ClassVar[Mapping[str, str]] = {}
+
+    @abc.abstractmethod
+    def init_state(self, shape: tuple[int, ...], dtype=None) -> StateT:
+        """The resting state for neurons of `shape` (zeros unless documented); `dtype` defaults to JAX's default float."""
+
+    @abc.abstractmethod
+    def __call__(self, state: StateT, x: Float[Array, "*neurons"]) -> tuple[StateT, Float[Array, "*neurons"]]:
+        """One time step: the new state and the output (spikes in {0, 1}, or a membrane for LI)."""
+
+    # -- parameters ------------------------------------------------------------------------
+    @classmethod
+    def check_learnable(cls, learnable: Iterable[str] | str | None) -> frozenset[str]:
+        """Validate the names of learnable parameters against the class's parameters."""
+        if learnable is None:
+            return frozenset()
+        if isinstance(learnable, str):
+            learnable = (learnable,)
+        learnable = frozenset(learnable)
+        unknown = sorted(learnable - set(cls.constraints))
+        if unknown:
+            raise ValueError(
+                f"`spikax.neurons.{cls.__name__}`: cannot make {unknown} learnable; its parameters are "
+                f"{sorted(cls.constraints)}. Pass `learnable=` a subset of those names."
+            )
+        return learnable
+
+    @classmethod
+    def store(cls, name: str, value, dtype=None) -> Array:
+        """The unconstrained array stored for parameter `name` with (valid) value `value`."""
+        raw = _to_raw(cls.constraints[name], value)
+        return jnp.asarray(raw, dtype=dtype if dtype is not None else jnp.result_type(float))
+
+    def param(self, name: str, dtype=None) -> Array:
+        """The constrained value of parameter `name`, cut from the graph unless learnable."""
+        value = _from_raw(self.constraints[name], getattr(self, "raw_" + name))
+        if name not in self.learnable:
+            value = lax.stop_gradient(value)
+        return value if dtype is None else value.astype(dtype)
+
+    def __getattr__(self, name: str):
+        # `neuron.beta` reads the constrained value of `raw_beta`.
+        if name in type(self).constraints:
+            return self.param(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -- input checks ------------------------------------------------------------------------
+    def check_input(self, state_array: Array, x: Array) -> None:
+        """Raise a clear error when `x` does not match the state's shape."""
+        name = type(self).__name__
+        if jnp.shape(x) != jnp.shape(state_array):
+            raise ValueError(
+                f"`spikax.neurons.{name}`: input has shape {jnp.shape(x)} but state has shape "
+                f"{jnp.shape(state_array)}. Neurons are elementwise and take one sample: make the state with "
+                f"`init_state(x.shape)`, use `jax.vmap` for a batch and `spikax.run` for time."
+            )
+
+
+# -- shared firing, reset and refractory logic ----------------------------------------------
+
+
+def check_reset(owner: str, reset: str) -> str:
+    check_choice(owner, "reset mode", reset, RESET_MODES)
+    return reset
+
+
+def refractory_steps(owner: str, refractory: int | None, refractory_time: float | None, dt: float) -> int:
+    """The refractory period in whole steps, from steps or from seconds with `dt`."""
+    if refractory is not None and refractory_time is not None:
+        raise ValueError(f"`{owner}`: give the refractory period in steps or in time, not both.")
+    if refractory_time is not None:
+        check_positive(owner, "dt", dt, "Pass a positive time step `dt`.")
+        if refractory_time < 0:
+            raise ValueError(f"`{owner}`: `refractory_time` must be >= 0, got {refractory_time}.")
+        return int(round(refractory_time / dt))
+    steps = 0 if refractory is None else refractory
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(
+            f"`{owner}`: `refractory` must be a whole number of steps >= 0, got {refractory!r}. "
+            "For a period in seconds pass `refractory_time=` with `dt=`."
+        )
+    return int(steps)
+
+
+def fire(v: Array, threshold: Array, surrogate: AbstractSurrogate, active: Array | None = None) -> Array:
+    """Spikes where `v > threshold` (and the neuron is not refractory)."""
+    s = spike(v - threshold, surrogate)
+    return s if active is None else s * active
+
+
+def reset(v: Array, s: Array, threshold: Array, *, mode: str, v_reset: Array, detach: bool) -> Array:
+    """Reset a membrane that has just fired: subtract the threshold, set to `v_reset`, or nothing."""
+    if mode == "none":
+        return v
+    if detach:
+        s = lax.stop_gradient(s)
+    if mode == "subtract":
+        return v - threshold * s
+    return v * (1 - s) + v_reset * s  # "zero": reset to a value
+
+
+def refractory_mask(counter: Array | None) -> Array | None:
+    """1.0 where the neuron may integrate and fire, 0.0 while it is refractory."""
+    return None if counter is None else lax.stop_gradient((counter <= 0).astype(counter.dtype))
+
+
+def refractory_update(counter: Array | None, s: Array, period: int) -> Array | None:
+    """Start the count-down where a neuron fired; count down elsewhere."""
+    if counter is None:
+        return None
+    s = lax.stop_gradient(s)
+    return s * period + (1 - s) * jnp.maximum(counter - 1, 0)
+
+
+def hold(active: Array | None, new: Array, old: Array) -> Array:
+    """`new` where the neuron is active, `old` where it is refractory (clamped)."""
+    return new if active is None else active * new + (1 - active) * old

@@ -1,0 +1,106 @@
+"""Leaky integrate-and-fire neuron."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import check_positive
+from ..surrogate import AbstractSurrogate, FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    decay_from,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class LIFState(NamedTuple):
+    """State of [`spikax.neurons.LIF`][]."""
+
+    v: Float[Array, "*neurons"]  # membrane potential, in units of the input
+    refractory: Float[Array, "*neurons"] | None = None  # steps left to wait; None without a refractory period
+
+
+class LIF(AbstractNeuron[LIFState]):
+    r"""Leaky integrate-and-fire neuron; one time step per call.
+
+    $$\tilde v = \beta v + (1-\beta)\,x,\qquad s = H(\tilde v-\theta),\qquad
+      v' = \begin{cases}\tilde v - \theta s & \text{reset="subtract"}\\
+                        \tilde v(1-s) + v_r s & \text{reset="zero"}\\
+                        \tilde v & \text{reset="none"}\end{cases}$$
+
+    Step order: integrate, spike if $\tilde v > \theta$, reset in the same step (the
+    convention NIR readers use). With a refractory period of $r$ steps, a neuron that fired
+    holds its membrane and cannot fire for the next $r$ steps. Gerstner et al., *Neuronal
+    Dynamics* (2014), ch. 1.3.
+
+    **Arguments:**
+
+    - `beta`: decay per step $\beta \in [0, 1]$; a scalar or one value per neuron (broadcast).
+      Alternatively give `tau` and `dt`: $\beta = 1 - \Delta t/\tau$ (forward Euler).
+    - `threshold`: firing threshold $\theta > 0$ (default 1).
+    - `reset`: `"subtract"` (default), `"zero"` (to `v_reset`) or `"none"`.
+    - `v_reset`: value to reset to with `reset="zero"` (default 0).
+    - `detach_reset`: cut the gradient through the reset (default False).
+    - `refractory` / `refractory_time`: refractory period in steps, or in time units with `dt`.
+    - `surrogate`: pseudo-derivative of the step (default `FastSigmoid()`).
+    - `learnable`: names of parameters that learn, e.g. `("beta", "threshold")`; default none.
+    - `dtype`: dtype of stored parameters (default: JAX's default float).
+
+    **Example:**
+
+    ```python
+    lif = spikax.neurons.LIF(beta=0.9)
+    state, s = lif(lif.init_state((3,)), jnp.array([0.5, 2.0, 20.0]))
+    ```
+    """
+
+    raw_beta: Array
+    raw_threshold: Array
+    v_reset: Array
+    reset: str = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    refractory: int = eqx.field(static=True)
+    surrogate: AbstractSurrogate
+    constraints = {"beta": "decay", "threshold": "positive"}
+
+    def __init__(self, beta=None, threshold=1.0, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
+                 detach_reset=False, refractory=None, refractory_time=None, surrogate=None, learnable=None,
+                 dtype=None):
+        owner = "spikax.neurons.LIF"
+        if beta is None and tau is None:
+            beta = 0.9
+        self.learnable = self.check_learnable(learnable)
+        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
+        check_positive(owner, "threshold", threshold)
+        self.raw_beta = self.store("beta", beta, dtype)
+        self.raw_threshold = self.store("threshold", threshold, dtype)
+        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_beta.dtype)
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None) -> LIFState:
+        zeros = jnp.zeros(shape, default_dtype(dtype))
+        return LIFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def __call__(self, state: LIFState, x):
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        beta, threshold = self.param("beta", dtype), self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        v = hold(active, beta * state.v + (1 - beta) * x, state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
+        return LIFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
