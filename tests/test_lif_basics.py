@@ -51,6 +51,7 @@ def test_bad_input_messages_name_the_object_and_fix():
         lif(lif.init_state((2,)), jnp.ones(3))
 
 
+@pytest.mark.standard_promotion  # optax's adamw is not strict-promotion clean
 def test_trainable_filter_excludes_fixed_parameters_from_adamw():
     lif = LIF(beta=0.9, learnable=["threshold"])
     params, static = eqx.partition(lif, spikax.trainable(lif))
