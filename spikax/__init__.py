@@ -1,8 +1,16 @@
 """spikax: pure, fast spiking neural networks in JAX."""
 
+from . import layers as layers
+from . import loop as loop
+from . import network as network
 from . import neurons as neurons
 from . import surrogate as surrogate
 from ._trainable import trainable as trainable
+from .loop import BPTT as BPTT
+from .loop import CheckpointedBPTT as CheckpointedBPTT
+from .loop import TruncatedBPTT as TruncatedBPTT
+from .loop import run as run
+from .network import Chain as Chain
 from .surrogate import spike as spike
 
 __version__ = "0.1.0"

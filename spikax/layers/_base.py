@@ -1,0 +1,61 @@
+"""The layer interface shared by every building block of a network."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+from jax import lax
+
+from ..neurons._base import default_dtype
+
+Scan = Callable[..., Any]  # same signature as `jax.lax.scan(f, carry, xs)`
+
+
+class AbstractLayer(eqx.Module):
+    """A building block of a network: a pure step `(state, x) -> (state, y)` on one sample.
+
+    Subclasses implement `init_state` and `__call__`. `sequence` runs a whole sequence (time on
+    axis 0); the default scans `__call__`, and layers override it to apply their stateless
+    parts to all time steps at once, which must give the same result.
+    """
+
+    @abc.abstractmethod
+    def init_state(self, input_shape: tuple[int, ...], dtype=None) -> Any:
+        """The initial state for one sample whose input has shape `input_shape`."""
+
+    @abc.abstractmethod
+    def __call__(self, state, x):
+        """One time step on one sample."""
+
+    def output_shape(self, input_shape: tuple[int, ...], dtype=None) -> tuple[int, ...]:
+        """The shape of `y` for an input of shape `input_shape` (computed without FLOPs)."""
+        dtype = default_dtype(dtype)
+        state = self.init_state(input_shape, dtype)
+        x = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
+        return tuple(jax.eval_shape(lambda s, x: self(s, x)[1], state, x).shape)
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        """Run over `xs` (time on axis 0); returns `(final_state, ys)`."""
+        return scan(lambda s, x: self(s, x), state, xs)
+
+
+def apply_connection(owner: str, connection: Callable, x):
+    """Call `connection(x)`, turning an obscure shape failure into an actionable error."""
+    try:
+        return connection(x)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"`{owner}`: its connection {type(connection).__name__} cannot take an input of shape "
+            f"{getattr(x, 'shape', None)}: {error}. Layers take one sample (no batch or time axis); "
+            "check the input size of the first connection, use `jax.vmap` for a batch and `spikax.run` for time."
+        ) from error
+
+
+def connection_output_shape(owner: str, connection: Callable, input_shape, dtype) -> tuple[int, ...]:
+    """The output shape of a stateless connection, with a clear error for a bad input shape."""
+    x = jax.ShapeDtypeStruct(tuple(input_shape), default_dtype(dtype))
+    return tuple(jax.eval_shape(lambda x: apply_connection(owner, connection, x), x).shape)

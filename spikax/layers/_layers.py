@@ -1,0 +1,206 @@
+"""Layers that join any connection (an equinox module) with any neuron."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..neurons import AbstractNeuron
+from ._base import AbstractLayer, Scan, apply_connection, connection_output_shape
+
+
+class Layer(AbstractLayer):
+    r"""A feed-forward spiking layer: a stateless connection followed by a neuron.
+
+    $$I_t = f_W(x_t),\qquad (n_t, s_t) = \text{neuron}(n_{t-1}, I_t)$$
+
+    The connection is any one-sample callable, typically from `equinox.nn`: `Linear`,
+    `Conv1d/2d/3d`, or a `Sequential` of them. Over a sequence the connection is applied to
+    all time steps at once (one large matmul or convolution), and only the neuron is scanned.
+
+    **Arguments:**
+
+    - `connection`: one-sample map from input to input current.
+    - `neuron`: any [`spikax.neurons.AbstractNeuron`][].
+
+    **Example:**
+
+    ```python
+    layer = spikax.layers.Layer(eqx.nn.Linear(10, 32, key=key), spikax.neurons.LIF())
+    state = layer.init_state((10,))
+    state, spikes = layer(state, jnp.ones(10))
+    ```
+    """
+
+    connection: Callable
+    neuron: AbstractNeuron
+
+    def __check_init__(self):
+        _check_neuron("spikax.layers.Layer", self.neuron)
+
+    def init_state(self, input_shape, dtype=None):
+        shape = connection_output_shape("spikax.layers.Layer", self.connection, input_shape, dtype)
+        return self.neuron.init_state(shape, dtype)
+
+    def __call__(self, state, x):
+        return self.neuron(state, apply_connection("spikax.layers.Layer", self.connection, x))
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        currents = jax.vmap(lambda x: apply_connection("spikax.layers.Layer", self.connection, x))(xs)
+        return scan(lambda s, i: self.neuron(s, i), state, currents)
+
+
+class RecurrentState(NamedTuple):
+    """State of [`spikax.layers.Recurrent`][]."""
+
+    neuron: Any  # the neuron's own state
+    spikes: jax.Array  # the layer's output at the previous step, fed back
+
+
+class Recurrent(AbstractLayer):
+    r"""A recurrent spiking layer: the previous step's spikes return through their own connection.
+
+    $$I_t = f_W(x_t) + g_R(s_{t-1}),\qquad (n_t, s_t) = \text{neuron}(n_{t-1}, I_t)$$
+
+    Linear or convolutional, with any neuron: e.g. a recurrent convolutional ALIF layer is
+    `Recurrent(eqx.nn.Conv2d(2, 8, 3, padding=1, key=k1), eqx.nn.Conv2d(8, 8, 3, padding=1, key=k2), ALIF())`.
+    The feed-forward part $f_W$ is applied to the whole sequence at once; the recurrence is scanned.
+
+    **Arguments:**
+
+    - `connection`: one-sample feed-forward map $f_W$.
+    - `recurrent`: one-sample map $g_R$ from the layer's output back to its input current
+      (output shape must equal the layer's output shape).
+    - `neuron`: any neuron.
+
+    **Example:**
+
+    ```python
+    k1, k2 = jax.random.split(key)
+    rnn = spikax.layers.Recurrent(eqx.nn.Linear(4, 16, key=k1), eqx.nn.Linear(16, 16, key=k2),
+                                  spikax.neurons.LIF())
+    state, s = rnn(rnn.init_state((4,)), jnp.ones(4))
+    ```
+    """
+
+    connection: Callable
+    recurrent: Callable
+    neuron: AbstractNeuron
+
+    def __check_init__(self):
+        _check_neuron("spikax.layers.Recurrent", self.neuron)
+
+    def init_state(self, input_shape, dtype=None):
+        owner = "spikax.layers.Recurrent"
+        shape = connection_output_shape(owner, self.connection, input_shape, dtype)
+        back = connection_output_shape(owner + " (recurrent connection)", self.recurrent, shape, dtype)
+        if back != shape:
+            raise ValueError(
+                f"`{owner}`: the recurrent connection maps the layer's output {shape} to {back}; it must map "
+                f"back to {shape}. Give it as many outputs as the feed-forward connection (for convolutions, "
+                "'same' padding and stride 1)."
+            )
+        neuron_state = self.neuron.init_state(shape, dtype)
+        out = jax.eval_shape(lambda s, i: self.neuron(s, i)[1], neuron_state, jnp.zeros(shape, _dtype(neuron_state)))
+        return RecurrentState(neuron=neuron_state, spikes=jnp.zeros(out.shape, out.dtype))
+
+    def _step(self, state: RecurrentState, feedforward):
+        current = feedforward + apply_connection("spikax.layers.Recurrent", self.recurrent, state.spikes)
+        neuron_state, spikes = self.neuron(state.neuron, current)
+        return RecurrentState(neuron=neuron_state, spikes=spikes), spikes
+
+    def __call__(self, state: RecurrentState, x):
+        return self._step(state, apply_connection("spikax.layers.Recurrent", self.connection, x))
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        currents = jax.vmap(lambda x: apply_connection("spikax.layers.Recurrent", self.connection, x))(xs)
+        return scan(lambda s, i: self._step(s, i), state, currents)
+
+
+class Stateless(AbstractLayer):
+    """Wrap a stateless one-sample function (pooling, flatten, an `eqx.nn` module) as a layer.
+
+    Its state is `None`; over a sequence it is applied to all time steps at once.
+
+    **Example:**
+
+    ```python
+    pool = spikax.layers.Stateless(eqx.nn.AvgPool2d(2, 2))
+    _, y = pool(None, jnp.ones((1, 4, 4)))  # y.shape == (1, 2, 2)
+    ```
+    """
+
+    fn: Callable
+
+    def init_state(self, input_shape, dtype=None):
+        connection_output_shape("spikax.layers.Stateless", self.fn, input_shape, dtype)  # validates the shape
+        return None
+
+    def __call__(self, state, x):
+        return state, apply_connection("spikax.layers.Stateless", self.fn, x)
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        del scan
+        return state, jax.vmap(lambda x: apply_connection("spikax.layers.Stateless", self.fn, x))(xs)
+
+
+def as_layer(block) -> AbstractLayer:
+    """A layer as is; a neuron as a layer with the identity connection; any other callable as `Stateless`."""
+    if isinstance(block, AbstractLayer):
+        return block
+    if isinstance(block, AbstractNeuron):
+        return Layer(eqx.nn.Identity(), block)
+    if callable(block):
+        return Stateless(block)
+    raise TypeError(
+        f"`spikax`: cannot use a {type(block).__name__} as a layer. Pass a spikax layer, a neuron, or a "
+        "one-sample callable such as an `equinox.nn` module."
+    )
+
+
+def dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key, use_bias: bool = True,
+          dtype=None) -> Layer:
+    """A fully connected feed-forward layer: `Layer(eqx.nn.Linear(in, out), neuron)`.
+
+    **Example:**
+
+    ```python
+    layer = spikax.layers.dense(784, 128, spikax.neurons.LIF(), key=jax.random.key(0))
+    ```
+    """
+    return Layer(eqx.nn.Linear(in_features, out_features, use_bias=use_bias, dtype=dtype, key=key), neuron)
+
+
+def recurrent_dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key, use_bias: bool = True,
+                    dtype=None) -> Recurrent:
+    """A fully connected recurrent layer (bias on the feed-forward path only).
+
+    **Example:**
+
+    ```python
+    rnn = spikax.layers.recurrent_dense(40, 100, spikax.neurons.ALIF(), key=jax.random.key(0))
+    ```
+    """
+    k1, k2 = jax.random.split(key)
+    return Recurrent(
+        eqx.nn.Linear(in_features, out_features, use_bias=use_bias, dtype=dtype, key=k1),
+        eqx.nn.Linear(out_features, out_features, use_bias=False, dtype=dtype, key=k2),
+        neuron,
+    )
+
+
+def _check_neuron(owner: str, neuron) -> None:
+    if not isinstance(neuron, AbstractNeuron):
+        raise TypeError(
+            f"`{owner}`: `neuron` must be a spikax neuron, got {type(neuron).__name__}. "
+            "Pass e.g. `spikax.neurons.LIF()`."
+        )
+
+
+def _dtype(tree):
+    return jax.tree_util.tree_leaves(tree)[0].dtype

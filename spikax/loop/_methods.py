@@ -1,0 +1,151 @@
+"""Gradient methods: how `spikax.run` unrolls time, chosen separately from the model."""
+
+from __future__ import annotations
+
+import abc
+import math
+from functools import partial
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+
+class AbstractGradientMethod(eqx.Module):
+    """How [`spikax.run`][] unrolls a model over time, and so how reverse mode sees it."""
+
+    @abc.abstractmethod
+    def run(self, model, state, xs, *, unroll: int = 1):
+        """Run `model` over `xs` (time on axis 0, one sample) and return `(final_state, ys)`."""
+
+
+class BPTT(AbstractGradientMethod):
+    """Plain backpropagation through time: one `lax.scan`, all activations kept (memory ~T).
+
+    Feed-forward chains run layer by layer, so every stateless connection is applied to the
+    whole sequence in one call and only the neuron dynamics are scanned.
+
+    **Example:**
+
+    ```python
+    state, ys = spikax.run(net, state, xs, method=spikax.BPTT())
+    ```
+    """
+
+    def run(self, model, state, xs, *, unroll: int = 1):
+        return _sequence(model, state, xs, partial(lax.scan, unroll=unroll))
+
+
+class CheckpointedBPTT(AbstractGradientMethod):
+    """BPTT that stores the state only every `every` steps and recomputes the rest (memory ~√T).
+
+    Time is cut into chunks of `every` steps (default: ⌈√T⌉); the outer scan keeps one state per
+    chunk and each chunk's inner scan is rematerialised (`jax.checkpoint`) in the backward pass.
+    Gradients equal [`spikax.BPTT`][]'s exactly; the cost is one extra forward pass.
+
+    **Arguments:**
+
+    - `every`: chunk length in steps, or None for ⌈√T⌉.
+
+    **Example:**
+
+    ```python
+    state, ys = spikax.run(net, state, xs, method=spikax.CheckpointedBPTT())
+    ```
+    """
+
+    every: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        _check_steps("spikax.CheckpointedBPTT", "every", self.every, allow_none=True)
+
+    def run(self, model, state, xs, *, unroll: int = 1):
+        steps = _length(xs)
+        every = self.every or max(1, math.ceil(math.sqrt(steps)))
+        inner = jax.checkpoint(lambda carry, chunk: lax.scan(_step(model), carry, chunk, unroll=unroll))
+        return _chunked(inner, lambda carry, rest: lax.scan(_step(model), carry, rest, unroll=unroll),
+                        state, xs, every)
+
+
+class TruncatedBPTT(AbstractGradientMethod):
+    """BPTT with gradients cut every `k` steps; the state itself is carried on unchanged.
+
+    Within a chunk of `k` steps gradients flow through time as in BPTT; across a chunk
+    boundary the state is `lax.stop_gradient`-ed. With `k >= T` it equals [`spikax.BPTT`][].
+
+    **Arguments:**
+
+    - `k`: truncation length in steps.
+
+    **Example:**
+
+    ```python
+    state, ys = spikax.run(net, state, xs, method=spikax.TruncatedBPTT(k=50))
+    ```
+    """
+
+    k: int = eqx.field(static=True)
+
+    def __check_init__(self):
+        _check_steps("spikax.TruncatedBPTT", "k", self.k)
+
+    def run(self, model, state, xs, *, unroll: int = 1):
+        return _sequence(model, state, xs, partial(_truncated_scan, k=self.k, unroll=unroll))
+
+
+def _truncated_scan(f, carry, xs, *, k, unroll):
+    """`lax.scan` with `stop_gradient` on the carry at every k-step boundary."""
+
+    def chunk(carry, chunk_xs):
+        carry, ys = lax.scan(f, carry, chunk_xs, unroll=unroll)
+        return lax.stop_gradient(carry), ys
+
+    steps = _length(xs)
+    if steps <= k:
+        return lax.scan(f, carry, xs, unroll=unroll)
+    # Whole chunks end with a cut; the last piece (full or partial) keeps its gradient.
+    n_cut = (steps - 1) // k
+    head = jax.tree_util.tree_map(lambda x: x[: n_cut * k].reshape((n_cut, k) + x.shape[1:]), xs)
+    tail = jax.tree_util.tree_map(lambda x: x[n_cut * k :], xs)
+    carry, head_ys = lax.scan(chunk, carry, head)
+    carry, tail_ys = lax.scan(f, carry, tail, unroll=unroll)
+    head_ys = jax.tree_util.tree_map(lambda y: y.reshape((n_cut * k,) + y.shape[2:]), head_ys)
+    return carry, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), head_ys, tail_ys)
+
+
+def _chunked(chunk_fn, rest_fn, carry, xs, every):
+    """Apply `chunk_fn` over whole chunks of `every` steps with an outer scan, then `rest_fn`."""
+    steps = _length(xs)
+    n = steps // every
+    if n == 0:
+        return rest_fn(carry, xs)
+    head = jax.tree_util.tree_map(lambda x: x[: n * every].reshape((n, every) + x.shape[1:]), xs)
+    carry, ys = lax.scan(chunk_fn, carry, head)
+    ys = jax.tree_util.tree_map(lambda y: y.reshape((n * every,) + y.shape[2:]), ys)
+    if n * every == steps:
+        return carry, ys
+    tail = jax.tree_util.tree_map(lambda x: x[n * every :], xs)
+    carry, tail_ys = rest_fn(carry, tail)
+    return carry, jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), ys, tail_ys)
+
+
+def _sequence(model, state, xs, scan):
+    if hasattr(model, "sequence"):
+        return model.sequence(state, xs, scan=scan)
+    return scan(_step(model), state, xs)
+
+
+def _step(model):
+    return lambda state, x: model(state, x)
+
+
+def _length(xs) -> int:
+    return jax.tree_util.tree_leaves(xs)[0].shape[0]
+
+
+def _check_steps(owner: str, name: str, value, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{owner}`: `{name}` must be a whole number of steps >= 1, got {value!r}.")

@@ -1,0 +1,3 @@
+"""Networks: `Chain` (sequential) and `Graph` (arbitrary wiring, with delayed feedback)."""
+
+from ._chain import Chain as Chain

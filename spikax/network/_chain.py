@@ -1,0 +1,83 @@
+"""Sequential networks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+from jax import lax
+
+from ..layers import AbstractLayer
+from ..layers._base import Scan
+from ..layers._layers import as_layer
+
+
+class Chain(AbstractLayer):
+    """Layers applied one after another; the state is a tuple with one entry per layer.
+
+    Blocks may be spikax layers, neurons (used with the identity connection) or any stateless
+    one-sample callable (e.g. `eqx.nn.MaxPool2d`, `spikax.layers.Flatten`). Over a sequence each
+    layer runs on the whole sequence before the next (exact for feed-forward chains), so
+    stateless parts become one large matmul or convolution over all time steps.
+
+    **Arguments:**
+
+    - `layers`: the blocks, in order.
+
+    **Example:**
+
+    ```python
+    k1, k2 = jax.random.split(jax.random.key(0))
+    net = spikax.Chain([spikax.layers.dense(10, 32, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(32, 2, spikax.neurons.LI(), key=k2)])
+    state = net.init_state((10,))
+    state, ys = spikax.run(net, state, jnp.ones((100, 10)))
+    ```
+    """
+
+    layers: tuple[AbstractLayer, ...]
+
+    def __init__(self, layers: Sequence):
+        if isinstance(layers, AbstractLayer) or not isinstance(layers, (list, tuple)):
+            raise TypeError(
+                f"`spikax.Chain`: expected a list of layers, got {type(layers).__name__}. "
+                "Wrap a single layer in a list: `spikax.Chain([layer])`."
+            )
+        self.layers = tuple(as_layer(layer) for layer in layers)
+
+    def init_state(self, input_shape, dtype=None):
+        states = []
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            state = layer.init_state(shape, dtype)
+            states.append(state)
+            shape = layer.output_shape(shape, dtype)
+        return tuple(states)
+
+    def output_shape(self, input_shape, dtype=None):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.output_shape(shape, dtype)
+        return shape
+
+    def __call__(self, state, x):
+        new_states = []
+        for layer, layer_state in zip(self.layers, state, strict=True):
+            layer_state, x = layer(layer_state, x)
+            new_states.append(layer_state)
+        return tuple(new_states), x
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        new_states = []
+        for layer, layer_state in zip(self.layers, state, strict=True):
+            layer_state, xs = layer.sequence(layer_state, xs, scan=scan)
+            new_states.append(layer_state)
+        return tuple(new_states), xs
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+
