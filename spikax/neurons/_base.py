@@ -16,10 +16,12 @@ read through `lax.stop_gradient` and [`spikax.trainable`][] leaves it out of opt
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import ClassVar, Generic, TypeVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -56,23 +58,26 @@ def default_dtype(dtype=None):
     return jnp.result_type(float) if dtype is None else dtype
 
 
-def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable: bool = False):
+def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable: bool = False,
+               tau_name: str = "tau"):
     r"""A per-step decay from either `decay` itself or a time constant `tau` with step `dt`.
 
     Forward Euler, the convention NIR, Norse and Lava use: $d = 1 - \Delta t/\tau$, so a
     time constant needs `tau >= dt`. Exactly one of `decay` and `tau` must be given.
+    `tau_name` is the argument's public name used in messages (e.g. `"tau_syn"`).
     """
     if (decay is None) == (tau is None):
         raise ValueError(
-            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `tau` (a time constant, with `dt`); "
-            f"got {name}={decay!r}, tau={tau!r}."
+            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `{tau_name}` (a time constant, with "
+            f"`dt`); got {name}={decay!r}, {tau_name}={tau!r}."
         )
     if tau is not None:
-        check_positive(owner, "tau", tau, "Time constants are durations; pass e.g. `tau=20.0`.")
+        check_positive(owner, tau_name, tau, f"Time constants are durations; pass e.g. `{tau_name}=20.0`.")
         check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
         decay = 1.0 - np.asarray(dt, np.float64) / np.asarray(tau, np.float64)
-        check_in_range(owner, f"{name} = 1 - dt/tau", decay, 0.0, 1.0,
-                       "Forward Euler needs `tau >= dt`: use a smaller `dt` or a larger `tau`.", include_low=True)
+        check_in_range(owner, f"{name} = 1 - dt/{tau_name}", decay, 0.0, 1.0,
+                       f"Forward Euler needs `{tau_name} >= dt`: use a smaller `dt` or a larger `{tau_name}`.",
+                       include_low=True)
     # 0 (memoryless) is allowed for a fixed decay; a learnable one cannot sit at 0 (log-log map).
     check_in_range(owner, name, decay, 0.0, 1.0,
                    "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
@@ -89,6 +94,9 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
 
     learnable: frozenset[str] = eqx.field(static=True)
     constraints: ClassVar[Mapping[str, str]] = {}
+    # An input amplitude that makes the default neuron respond (fire) within a few steps, in the
+    # neuron's own input units; generic tests and examples scale random inputs by it.
+    input_scale: ClassVar[float] = 1.0
 
     @abc.abstractmethod
     def init_state(self, shape: tuple[int, ...], dtype=None) -> StateT:
@@ -136,7 +144,7 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
 
     # -- input checks ------------------------------------------------------------------------
     def check_input(self, state_array: Array, x: Array) -> None:
-        """Raise a clear error when `x` does not match the state's shape."""
+        """Raise a clear error when `x` does not match the state's shape, or a parameter does not broadcast to it."""
         name = type(self).__name__
         if jnp.shape(x) != jnp.shape(state_array):
             raise ValueError(
@@ -144,6 +152,27 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
                 f"{jnp.shape(state_array)}. Neurons are elementwise and take one sample: make the state with "
                 f"`init_state(x.shape)`, use `jax.vmap` for a batch and `spikax.run` for time."
             )
+        self.check_params(jnp.shape(state_array))
+
+    def check_params(self, shape: tuple[int, ...]) -> None:
+        """Raise a clear error when a (per-neuron) parameter does not broadcast to the neurons' `shape`."""
+        shape = tuple(shape)
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name, None)
+            if not isinstance(value, jax.Array | np.ndarray):
+                continue
+            try:
+                ok = np.broadcast_shapes(np.shape(value), shape) == shape
+            except ValueError:
+                ok = False
+            if not ok:
+                pname = field.name.removeprefix("raw_")
+                raise ValueError(
+                    f"`spikax.neurons.{type(self).__name__}`: parameter `{pname}` has shape {np.shape(value)}, "
+                    f"which does not broadcast to the state shape {shape}. Give a scalar or one value per neuron "
+                    f"(an array broadcastable to {shape}), or make the state for the neurons the parameters "
+                    f"describe, e.g. `init_state({np.shape(value)})`."
+                )
 
 
 # -- shared firing, reset and refractory logic ----------------------------------------------
@@ -187,6 +216,15 @@ def reset(v: Array, s: Array, threshold: Array, *, mode: str, v_reset: Array, de
     if mode == "subtract":
         return v - threshold * s
     return v * (1 - s) + v_reset * s  # "zero": reset to a value
+
+
+def check_nonnegative(owner: str, name: str, value, learnable: bool) -> None:
+    """Raise unless a concrete `value` is >= 0 (> 0 when learnable: a positive parameter stored by its log cannot leave 0)."""
+    arr = np.asarray(value, dtype=np.float64)
+    if not (np.all(arr > 0) if learnable else np.all(arr >= 0)):
+        want = "positive (it is learnable and stored by its log)" if learnable else ">= 0"
+        raise ValueError(f"`{owner}`: `{name}` must be {want}, got {arr.min() if arr.size > 1 else arr.item()!r}. "
+                         f"Pass a {'positive' if learnable else 'non-negative'} `{name}`.")
 
 
 def refractory_mask(counter: Array | None) -> Array | None:

@@ -73,6 +73,7 @@ class LIF(AbstractNeuron[LIFState]):
     refractory: int = eqx.field(static=True)
     surrogate: AbstractSurrogate
     constraints = {"beta": "decay", "threshold": "positive"}
+    input_scale = 2.0
 
     def __init__(self, beta=None, threshold=1.0, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
                  detach_reset=False, refractory=None, refractory_time=None, surrogate=None, learnable=None,
@@ -92,6 +93,7 @@ class LIF(AbstractNeuron[LIFState]):
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
 
     def init_state(self, shape, dtype=None) -> LIFState:
+        self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
         return LIFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
 

@@ -1,0 +1,117 @@
+"""Current-based LIF: a synaptic current filter feeding a leaky membrane."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import check_positive
+from ..surrogate import AbstractSurrogate, FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    decay_from,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class CubaLIFState(NamedTuple):
+    """State of [`spikax.neurons.CubaLIF`][]."""
+
+    i: Float[Array, "*neurons"]  # synaptic current, in units of the input
+    v: Float[Array, "*neurons"]  # membrane potential, in units of the input
+    refractory: Float[Array, "*neurons"] | None = None  # steps left to wait; None without a refractory period
+
+
+class CubaLIF(AbstractNeuron[CubaLIFState]):
+    r"""Current-based leaky integrate-and-fire neuron (two-stage filter); one time step per call.
+
+    $$i' = \alpha i + x,\qquad \tilde v = \beta v + (1-\beta)\,i',\qquad s = H(\tilde v-\theta),\qquad
+      v' = \tilde v - \theta s\ \ (\text{or reset to } v_r,\ \text{or none})$$
+
+    The current is updated first and the membrane integrates the **new** current $i'$ (the
+    convention of NIR's `CubaLIF`, snnTorch's `Synaptic` and Lava's CUBA neuron), so an input
+    reaches the membrane in the same step. The current is never reset. The steady state for a
+    constant input is $i = x/(1-\alpha)$, $v = x/(1-\alpha)$. In NIR terms:
+    $\tau_{syn} = \Delta t/(1-\alpha)$, $w_{in} = 1/(1-\alpha)$, $\tau_{mem} = \Delta t/(1-\beta)$, $r = 1$.
+    Gerstner et al., *Neuronal Dynamics* (2014), ch. 1.3 and 3.1.
+
+    With a refractory period the membrane is held for that many steps after a spike while the
+    current keeps filtering its input.
+
+    **Arguments:**
+
+    - `alpha`: synaptic decay per step $\alpha \in [0, 1]$ (default 0.8), or `tau_syn` with `dt`:
+      $\alpha = 1 - \Delta t/\tau_{syn}$.
+    - `beta`: membrane decay per step $\beta \in [0, 1]$ (default 0.9), or `tau_mem` with `dt`.
+    - `threshold`: firing threshold $\theta > 0$ (default 1).
+    - `reset`, `v_reset`, `detach_reset`, `refractory`, `refractory_time`, `surrogate`, `dtype`:
+      as for [`spikax.neurons.LIF`][].
+    - `learnable`: any of `("alpha", "beta", "threshold")`; default none.
+
+    **Example:**
+
+    ```python
+    neuron = spikax.neurons.CubaLIF(tau_syn=5.0, tau_mem=10.0, dt=1.0)
+    state, s = neuron(neuron.init_state((3,)), jnp.array([1.0, 5.0, 50.0]))
+    ```
+    """
+
+    raw_alpha: Array
+    raw_beta: Array
+    raw_threshold: Array
+    v_reset: Array
+    reset: str = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    refractory: int = eqx.field(static=True)
+    surrogate: AbstractSurrogate
+    constraints = {"alpha": "decay", "beta": "decay", "threshold": "positive"}
+
+    def __init__(self, alpha=None, beta=None, threshold=1.0, *, tau_syn=None, tau_mem=None, dt=1.0,
+                 reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
+                 surrogate=None, learnable=None, dtype=None):
+        owner = "spikax.neurons.CubaLIF"
+        if alpha is None and tau_syn is None:
+            alpha = 0.8
+        if beta is None and tau_mem is None:
+            beta = 0.9
+        self.learnable = self.check_learnable(learnable)
+        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_syn, dt=dt, learnable="alpha" in self.learnable,
+                           tau_name="tau_syn")
+        beta = decay_from(owner, "beta", decay=beta, tau=tau_mem, dt=dt, learnable="beta" in self.learnable,
+                          tau_name="tau_mem")
+        check_positive(owner, "threshold", threshold)
+        self.raw_alpha = self.store("alpha", alpha, dtype)
+        self.raw_beta = self.store("beta", beta, dtype)
+        self.raw_threshold = self.store("threshold", threshold, dtype)
+        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_beta.dtype)
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None) -> CubaLIFState:
+        self.check_params(shape)
+        zeros = jnp.zeros(shape, default_dtype(dtype))
+        return CubaLIFState(i=zeros, v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def __call__(self, state: CubaLIFState, x):
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        alpha, beta = self.param("alpha", dtype), self.param("beta", dtype)
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        i = alpha * state.i + x
+        v = hold(active, beta * state.v + (1 - beta) * i, state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
+        return CubaLIFState(i=i, v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s

@@ -1,0 +1,102 @@
+"""Integrate-and-fire neuron (no leak)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._errors import check_positive
+from ..surrogate import AbstractSurrogate, FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class IFState(NamedTuple):
+    """State of [`spikax.neurons.IF`][]."""
+
+    v: Float[Array, "*neurons"]  # membrane potential, in units of the input (summed input since the last reset)
+    refractory: Float[Array, "*neurons"] | None = None  # steps left to wait; None without a refractory period
+
+
+class IF(AbstractNeuron[IFState]):
+    r"""Integrate-and-fire neuron without leak (a perfect integrator); one time step per call.
+
+    $$\tilde v = v + x,\qquad s = H(\tilde v-\theta),\qquad
+      v' = \begin{cases}\tilde v - \theta s & \text{reset="subtract"}\\
+                        \tilde v(1-s) + v_r s & \text{reset="zero"}\\
+                        \tilde v & \text{reset="none"}\end{cases}$$
+
+    Step order as in [`spikax.neurons.LIF`][]: integrate, spike if $\tilde v > \theta$, reset in
+    the same step. With subtraction the neuron is a rate encoder whose spike count over $T$
+    steps of constant input $0 \le x \le \theta$ is $\lceil Tx/\theta\rceil - 1$ (i.e.
+    $\lfloor Tx/\theta\rfloor$ unless $Tx/\theta$ is a whole number), the basis of ANN-to-SNN
+    conversion (Rueckauer et al. 2017, Front. Neurosci. 11:682). The input gain is one per step
+    with no `dt`, as NIR's `IF` node is read by every peer. Lapicque (1907); Gerstner et al.,
+    *Neuronal Dynamics* (2014), ch. 1.3.
+
+    **Arguments:**
+
+    - `threshold`: firing threshold $\theta > 0$ (default 1); a scalar or one value per neuron.
+    - `reset`: `"subtract"` (default), `"zero"` (to `v_reset`) or `"none"`.
+    - `v_reset`: value to reset to with `reset="zero"` (default 0).
+    - `detach_reset`: cut the gradient through the reset (default False).
+    - `refractory` / `refractory_time`: refractory period in steps, or in time units with `dt`.
+    - `dt`: time step, used only to convert `refractory_time` to steps.
+    - `surrogate`: pseudo-derivative of the step (default `FastSigmoid()`).
+    - `learnable`: names of parameters that learn, here only `("threshold",)`; default none.
+    - `dtype`: dtype of stored parameters (default: JAX's default float).
+
+    **Example:**
+
+    ```python
+    neuron = spikax.neurons.IF(threshold=1.0)
+    state, s = neuron(neuron.init_state((3,)), jnp.array([0.5, 1.0, 1.5]))  # s == [0, 0, 1]
+    ```
+    """
+
+    raw_threshold: Array
+    v_reset: Array
+    reset: str = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    refractory: int = eqx.field(static=True)
+    surrogate: AbstractSurrogate
+    constraints = {"threshold": "positive"}
+
+    def __init__(self, threshold=1.0, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
+                 refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
+        owner = "spikax.neurons.IF"
+        self.learnable = self.check_learnable(learnable)
+        check_positive(owner, "threshold", threshold)
+        self.raw_threshold = self.store("threshold", threshold, dtype)
+        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_threshold.dtype)
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None) -> IFState:
+        self.check_params(shape)
+        zeros = jnp.zeros(shape, default_dtype(dtype))
+        return IFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def __call__(self, state: IFState, x):
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        v = hold(active, state.v + x, state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
+        return IFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
