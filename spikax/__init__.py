@@ -1,9 +1,13 @@
 """spikax: pure, fast spiking neural networks in JAX."""
 
+from . import datasets as datasets
+from . import encoding as encoding
 from . import layers as layers
 from . import loop as loop
+from . import losses as losses
 from . import network as network
 from . import neurons as neurons
+from . import plotting as plotting  # matplotlib itself is imported only inside the plot functions
 from . import surrogate as surrogate
 from ._trainable import trainable as trainable
 from .loop import BPTT as BPTT
