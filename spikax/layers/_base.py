@@ -21,10 +21,14 @@ class AbstractLayer(eqx.Module):
     Subclasses implement `init_state` and `__call__`. `sequence` runs a whole sequence (time on
     axis 0); the default scans `__call__`, and layers override it to apply their stateless
     parts to all time steps at once, which must give the same result.
+
+    `init_state(input_shape, dtype=None, *, key=None)` infers every internal shape from the
+    input shape of one sample. `key` is only needed by layers that draw something once per
+    sequence (e.g. [`spikax.layers.Dropout`][]'s mask); others ignore it.
     """
 
     @abc.abstractmethod
-    def init_state(self, input_shape: tuple[int, ...], dtype=None) -> Any:
+    def init_state(self, input_shape: tuple[int, ...], dtype=None, *, key=None) -> Any:
         """The initial state for one sample whose input has shape `input_shape`."""
 
     @abc.abstractmethod
@@ -34,9 +38,8 @@ class AbstractLayer(eqx.Module):
     def output_shape(self, input_shape: tuple[int, ...], dtype=None) -> tuple[int, ...]:
         """The shape of `y` for an input of shape `input_shape` (computed without FLOPs)."""
         dtype = default_dtype(dtype)
-        state = self.init_state(input_shape, dtype)
         x = jax.ShapeDtypeStruct(tuple(input_shape), dtype)
-        return tuple(jax.eval_shape(lambda s, x: self(s, x)[1], state, x).shape)
+        return tuple(jax.eval_shape(lambda x: self(state_shapes(self, input_shape, dtype, concrete=True), x)[1], x).shape)
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
         """Run over `xs` (time on axis 0); returns `(final_state, ys)`."""
@@ -59,3 +62,12 @@ def connection_output_shape(owner: str, connection: Callable, input_shape, dtype
     """The output shape of a stateless connection, with a clear error for a bad input shape."""
     x = jax.ShapeDtypeStruct(tuple(input_shape), default_dtype(dtype))
     return tuple(jax.eval_shape(lambda x: apply_connection(owner, connection, x), x).shape)
+
+
+def state_shapes(model, input_shape, dtype=None, *, concrete: bool = False):
+    """`model.init_state(input_shape, dtype)` with a dummy key (for layers that need one).
+
+    With `concrete=False` only shapes are computed (`jax.eval_shape`), without FLOPs.
+    """
+    make = lambda: model.init_state(tuple(input_shape), dtype, key=jax.random.key(0))  # noqa: E731
+    return make() if concrete else jax.eval_shape(make)

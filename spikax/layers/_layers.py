@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -43,7 +44,8 @@ class Layer(AbstractLayer):
     def __check_init__(self):
         _check_neuron("spikax.layers.Layer", self.neuron)
 
-    def init_state(self, input_shape, dtype=None):
+    def init_state(self, input_shape, dtype=None, *, key=None):
+        del key
         shape = connection_output_shape("spikax.layers.Layer", self.connection, input_shape, dtype)
         return self.neuron.init_state(shape, dtype)
 
@@ -95,7 +97,8 @@ class Recurrent(AbstractLayer):
     def __check_init__(self):
         _check_neuron("spikax.layers.Recurrent", self.neuron)
 
-    def init_state(self, input_shape, dtype=None):
+    def init_state(self, input_shape, dtype=None, *, key=None):
+        del key
         owner = "spikax.layers.Recurrent"
         shape = connection_output_shape(owner, self.connection, input_shape, dtype)
         back = connection_output_shape(owner + " (recurrent connection)", self.recurrent, shape, dtype)
@@ -122,7 +125,34 @@ class Recurrent(AbstractLayer):
         return scan(lambda s, i: self._step(s, i), state, currents)
 
 
-class Stateless(AbstractLayer):
+class AbstractStateless(AbstractLayer):
+    """A layer without state (`None`): a one-sample function `fn`, applied to all time steps at once."""
+
+    @abc.abstractmethod
+    def apply(self, x):
+        """The one-sample function."""
+
+    def init_state(self, input_shape, dtype=None, *, key=None):
+        del key
+        connection_output_shape(_owner(self), self.apply, input_shape, dtype)  # validates the shape
+        return None
+
+    def output_shape(self, input_shape, dtype=None):
+        return connection_output_shape(_owner(self), self.apply, input_shape, dtype)
+
+    def __call__(self, state, x):
+        return state, apply_connection(_owner(self), self.apply, x)
+
+    def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        del scan
+        return state, jax.vmap(lambda x: apply_connection(_owner(self), self.apply, x))(xs)
+
+
+def _owner(layer) -> str:
+    return f"spikax.layers.{type(layer).__name__}"
+
+
+class Stateless(AbstractStateless):
     """Wrap a stateless one-sample function (pooling, flatten, an `eqx.nn` module) as a layer.
 
     Its state is `None`; over a sequence it is applied to all time steps at once.
@@ -137,16 +167,8 @@ class Stateless(AbstractLayer):
 
     fn: Callable
 
-    def init_state(self, input_shape, dtype=None):
-        connection_output_shape("spikax.layers.Stateless", self.fn, input_shape, dtype)  # validates the shape
-        return None
-
-    def __call__(self, state, x):
-        return state, apply_connection("spikax.layers.Stateless", self.fn, x)
-
-    def sequence(self, state, xs, *, scan: Scan = lax.scan):
-        del scan
-        return state, jax.vmap(lambda x: apply_connection("spikax.layers.Stateless", self.fn, x))(xs)
+    def apply(self, x):
+        return self.fn(x)
 
 
 def as_layer(block) -> AbstractLayer:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ..layers._base import state_shapes
 from ._methods import BPTT, AbstractGradientMethod
+
+BATCH_AXIS_NAME = "batch"  # the `jax.vmap` axis name `run` binds for the batch (used by batch statistics)
 
 
 def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unroll: int = 1,
@@ -28,8 +31,10 @@ def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unrol
     - `unroll`: `lax.scan`'s unroll factor. More unrolling can help on accelerators but was
       1.3–1.6x *slower* on our 2-core CPUs; measure before raising it.
     - `batch_axis`: the axis of `xs` holding the batch (e.g. 1 for `[time, batch, ...]`). The
-      batched call is then `jax.vmap` of the one-sample run: stateless connections still
-      become one matmul over time x batch.
+      batched call is then `jax.vmap` of the one-sample run (with axis name `"batch"`, which
+      batch statistics such as [`spikax.layers.BNTT`][] use): stateless connections still
+      become one matmul over time x batch. Equivalent one-liner without the argument:
+      `jax.vmap(lambda x: spikax.run(net, state, x), in_axes=1, out_axes=(0, 1))(xs)`.
 
     **Returns:** `(final_state, ys)`; with `batch_axis`, the final state has a leading batch
     axis and `ys` keeps the batch at `batch_axis`.
@@ -58,7 +63,7 @@ def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unrol
         return one(state, xs)
     sample_shape = xs.shape[1:batch_axis] + xs.shape[batch_axis + 1 :]
     batched = _check_state(model, state, sample_shape, xs.dtype, batched=True, batch=xs.shape[batch_axis])
-    vmapped = jax.vmap(one, in_axes=(0 if batched else None, batch_axis), out_axes=(0, batch_axis))
+    vmapped = jax.vmap(one, in_axes=(0 if batched else None, batch_axis), out_axes=(0, batch_axis), axis_name=BATCH_AXIS_NAME)
     return vmapped(state, xs)
 
 
@@ -80,10 +85,12 @@ def _check_inputs(xs, batch_axis):
 def _check_state(model, state, sample_shape, dtype, *, batched: bool, batch: int | None = None) -> bool:
     """Compare `state` with the model's own initial state; return whether it carries a batch axis."""
     name = type(model).__name__
-    try:
-        expected = jax.eval_shape(lambda: model.init_state(tuple(sample_shape), dtype))
-    except AttributeError:
+    if not hasattr(model, "init_state"):
         return False  # a bare callable without init_state: nothing to compare against
+    try:
+        expected = state_shapes(model, sample_shape, dtype)
+    except TypeError:  # an init_state without `key=`
+        expected = jax.eval_shape(lambda: model.init_state(tuple(sample_shape), dtype))
     got_tree, want_tree = jax.tree_util.tree_structure(state), jax.tree_util.tree_structure(expected)
     if got_tree != want_tree:
         raise ValueError(
@@ -102,3 +109,38 @@ def _check_state(model, state, sample_shape, dtype, *, batched: bool, batch: int
         f"per step (expected {want}{' or with a leading batch axis of ' + str(batch) if batched else ''}). "
         "Make the state with `model.init_state(sample_shape)` for the inputs you pass."
     )
+
+
+def check_time_axis(xs, targets, *, owner: str = "spikax.loop.check_time_axis") -> None:
+    """Raise a clear error unless inputs and per-step targets have the same number of time steps (axis 0).
+
+    Losses and training loops call it before comparing a network's outputs with targets.
+
+    **Arguments:**
+
+    - `xs`: inputs (or outputs), time on axis 0; any pytree whose leaves share axis 0.
+    - `targets`: per-step targets, time on axis 0.
+    - `owner`: the public name reported in the message.
+
+    **Example:**
+
+    ```python
+    spikax.loop.check_time_axis(jnp.zeros((100, 16, 3)), jnp.zeros((100, 16)))  # fine
+    ```
+    """
+    def steps(tree, what):
+        leaves = jax.tree_util.tree_leaves(tree)
+        if not leaves or any(jnp.ndim(leaf) == 0 for leaf in leaves):
+            raise ValueError(f"`{owner}`: {what} need a time axis (axis 0), got {jax.tree_util.tree_map(jnp.shape, tree)}.")
+        lengths = {jnp.shape(leaf)[0] for leaf in leaves}
+        if len(lengths) != 1:
+            raise ValueError(f"`{owner}`: the leaves of {what} disagree on the number of time steps: {sorted(lengths)}.")
+        return lengths.pop()
+
+    t_in, t_target = steps(xs, "inputs"), steps(targets, "targets")
+    if t_in != t_target:
+        raise ValueError(
+            f"`{owner}`: inputs have {t_in} time steps (axis 0) but targets have {t_target}. Time is axis 0 "
+            "everywhere: put the batch after it (`[time, batch, ...]`, e.g. `jnp.swapaxes(x, 0, 1)` for batch-first "
+            "data), or give one target per sequence to a loss that reduces over time."
+        )

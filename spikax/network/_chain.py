@@ -45,11 +45,16 @@ class Chain(AbstractLayer):
             )
         self.layers = tuple(as_layer(layer) for layer in layers)
 
-    def init_state(self, input_shape, dtype=None):
+    def init_state(self, input_shape, dtype=None, *, key=None):
+        """One state per layer, each from its own input shape (inferred from `input_shape`).
+
+        `key` is split among the layers (only layers such as `Dropout` use it).
+        """
+        keys = [None] * len(self.layers) if key is None else list(jax.random.split(key, len(self.layers)))
         states = []
         shape = tuple(input_shape)
-        for layer in self.layers:
-            state = layer.init_state(shape, dtype)
+        for layer, layer_key in zip(self.layers, keys, strict=True):
+            state = layer.init_state(shape, dtype, key=layer_key)
             states.append(state)
             shape = layer.output_shape(shape, dtype)
         return tuple(states)
@@ -61,6 +66,12 @@ class Chain(AbstractLayer):
         return shape
 
     def __call__(self, state, x):
+        if not isinstance(state, tuple) or len(state) != len(self.layers):
+            raise ValueError(
+                f"`spikax.Chain`: expected a state with one entry per layer ({len(self.layers)}), got "
+                f"{type(state).__name__}{' of length ' + str(len(state)) if isinstance(state, tuple) else ''}. "
+                "Make it with `net.init_state(input_shape)` from this network."
+            )
         new_states = []
         for layer, layer_state in zip(self.layers, state, strict=True):
             layer_state, x = layer(layer_state, x)
@@ -68,6 +79,8 @@ class Chain(AbstractLayer):
         return tuple(new_states), x
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
+        if not isinstance(state, tuple) or len(state) != len(self.layers):
+            return self(state, xs[0])  # raises the error about the state
         new_states = []
         for layer, layer_state in zip(self.layers, state, strict=True):
             layer_state, xs = layer.sequence(layer_state, xs, scan=scan)
