@@ -6,6 +6,7 @@ from . import layers as layers
 from . import loop as loop
 from . import losses as losses
 from . import network as network
+from . import online as online
 from . import neurons as neurons
 from . import plotting as plotting  # matplotlib itself is imported only inside the plot functions
 from . import surrogate as surrogate

@@ -1,0 +1,563 @@
+r"""The shared contract of every online learner, and the offline references they are tested against.
+
+**For learner authors.** A learner is an [`AbstractEstimator`][spikax.online.AbstractEstimator]
+subclass. Its factory (e.g. `rtrl(model, loss_fn, ...)`) binds
+
+- the model's *static* part: `eqx.partition(model, spikax.trainable(model))[1]`, kept in the
+  field `static`, so `self.model(params)` rebuilds the full model from the trainable `params`;
+- the per-step loss $\ell_t$ = `loss_fn(y_t, target_t)` (a scalar), kept in `loss_fn`.
+
+The learner implements two pure methods (usable inside `lax.scan`, `jit` and `vmap`):
+
+```
+init(params, state0, *, key=None) -> lstate
+step(params, lstate, state, x_t, target_t, *, key=None) -> (state, lstate, y_t, loss_t, grad_t)
+```
+
+`grad_t` has the structure of `params`; `Σ_t grad_t` is the learner's estimate of
+$\nabla_\theta \sum_t \ell_t$. Building blocks the base class provides:
+
+- `self.model(params)`: the full model; for a `Chain` (or a single layer)
+  `self.layers(params)` gives its layers as a tuple (the state is then a tuple with one
+  entry per layer, see `self.layer_states`).
+- `self.model_step(params, state, x, probes=None) -> (state, y)`: one step of the whole
+  network. With `probes` (see [`Probes`][spikax.online.Probes] and `self.make_probes`), zeros are
+  added to each layer's output $y^l_t$ (before it feeds the next layer and before a recurrent
+  layer stores it) and to each layer's new state, so the loss's vjp with respect to the
+  probes gives the within-step ("spatial") learning signals $\partial\ell_t/\partial y^l_t$
+  and $\partial\ell_t/\partial s^l_t$. Probes work for `Chain`s of
+  [`spikax.layers.Layer`][], [`spikax.layers.Recurrent`][] and [`spikax.layers.Stateless`][]
+  blocks (or one such layer); other models raise a clear `TypeError`.
+- `self.loss_step(params, state, x, target, probes=None) -> (state, y, loss)`: the model step
+  followed by the per-step loss; the function every learner differentiates.
+- `self.spatial_signals(params, state, x, target) -> (state, y, loss, signals)`: the same,
+  plus `signals`, a [`Probes`][spikax.online.Probes] holding $\partial\ell_t/\partial y^l_t$
+  (`signals.outputs[l]`) and $\partial\ell_t/\partial s^l_t$ (`signals.states[l]`).
+- Neuron steps are `layer.neuron(neuron_state, current)`; a `Layer`'s current is
+  `layer.connection(x)`, a `Recurrent` layer's is `layer.connection(x) +
+  layer.recurrent(state.spikes)`.
+
+Drivers: [`run`][spikax.online.run] (fixed $\theta$, gradients summed over time),
+[`train`][spikax.online.train] (an optax optimiser applied online), and the offline
+references [`bptt`][spikax.online.bptt] and [`rtrl_oracle`][spikax.online.rtrl_oracle].
+Batches are `jax.vmap` over examples (`batch_axis=`); losses and gradients are averaged over
+the batch.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
+
+from .._trainable import trainable
+from ..layers import Layer, Recurrent, RecurrentState, Stateless
+from ..layers._base import apply_connection
+from ..network import Chain
+
+
+class Probes(NamedTuple):
+    """Zeros added inside one model step, whose cotangents are the spatial learning signals.
+
+    - `outputs`: a tuple with one array per layer, shaped like that layer's output $y^l_t$.
+    - `states`: a pytree shaped like the model's state (a tuple with one entry per layer).
+    """
+
+    outputs: tuple
+    states: Any
+
+
+# -- the model adapter --------------------------------------------------------------------------
+
+
+def _layers_of(model) -> tuple[tuple, bool] | None:
+    """The model's layers and whether its state is a tuple of layer states; None if unsupported."""
+    if isinstance(model, Chain):
+        blocks = tuple(model.layers)
+        chained = True
+    else:
+        blocks = (model,)
+        chained = False
+    if all(isinstance(b, (Layer, Recurrent, Stateless)) for b in blocks):
+        return blocks, chained
+    return None
+
+
+def _unsupported(owner: str, model) -> TypeError:
+    found = _layers_of(model)
+    if isinstance(model, Chain) and found is None:
+        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, (Layer, Recurrent, Stateless))})
+        what = f"a Chain containing {', '.join(bad)}"
+    else:
+        what = f"a {type(model).__name__}"
+    return TypeError(
+        f"`{owner}`: cannot take a model step with probes on {what}. Spatial learning signals need to "
+        "know where each layer's output and state are, which spikax knows for a `spikax.Chain` of "
+        "`spikax.layers.Layer`, `spikax.layers.Recurrent` and `spikax.layers.Stateless` blocks (or one such "
+        "layer). Rebuild the model from those blocks, or use a learner that needs no probes "
+        "(`spikax.online.rtrl`, `spikax.online.forward_gradient`)."
+    )
+
+
+def _forward(model, state, x, probes: Probes | None):
+    """One step through the layers; returns `(new_state, outputs)` with every layer's output."""
+    found = _layers_of(model)
+    if found is None:
+        if probes is not None:
+            raise _unsupported("spikax.online", model)
+        new_state, y = model(state, x)
+        return new_state, (y,)
+    layers, chained = found
+    states = state if chained else (state,)
+    if probes is not None:
+        p_out = probes.outputs
+        p_state = probes.states if chained else (probes.states,)
+    new_states, outputs = [], []
+    for index, (layer, layer_state) in enumerate(zip(layers, states, strict=True)):
+        out_probe = None if probes is None else p_out[index]
+        if isinstance(layer, Layer):
+            current = apply_connection("spikax.layers.Layer", layer.connection, x)
+            new, x = layer.neuron(layer_state, current)
+            x = x if out_probe is None else x + out_probe
+        elif isinstance(layer, Recurrent):
+            current = apply_connection("spikax.layers.Recurrent", layer.connection, x) + apply_connection(
+                "spikax.layers.Recurrent", layer.recurrent, layer_state.spikes
+            )
+            neuron_state, x = layer.neuron(layer_state.neuron, current)
+            x = x if out_probe is None else x + out_probe
+            new = RecurrentState(neuron=neuron_state, spikes=x)
+        else:  # Stateless
+            new, x = layer_state, apply_connection("spikax.layers.Stateless", layer.fn, x)
+            x = x if out_probe is None else x + out_probe
+        if probes is not None:
+            new = jax.tree_util.tree_map(jnp.add, new, p_state[index])
+        new_states.append(new)
+        outputs.append(x)
+    new_state = tuple(new_states) if chained else new_states[0]
+    return new_state, tuple(outputs)
+
+
+def _bind(owner: str, model, loss_fn):
+    """Check the arguments every factory takes and split the model into (params treedef, static)."""
+    if not callable(loss_fn):
+        raise TypeError(
+            f"`{owner}`: `loss_fn` must be a function `loss_fn(y_t, target_t) -> scalar` (the per-step loss), "
+            f"got {type(loss_fn).__name__}."
+        )
+    if not callable(model) or not hasattr(model, "init_state"):
+        raise TypeError(
+            f"`{owner}`: `model` must be a spikax model with `init_state` and a step `(state, x) -> (state, y)` "
+            f"(a layer or a `spikax.Chain`), got {type(model).__name__}."
+        )
+    params, static = eqx.partition(model, trainable(model))
+    return jax.tree_util.tree_structure(params), static
+
+
+class AbstractEstimator(eqx.Module):
+    """Base class of online gradient estimators: a pure `(init, step)` pair; see the module docs.
+
+    **Fields:** `static` (the model's non-trainable part), `loss_fn` (the per-step loss
+    `loss_fn(y_t, target_t) -> scalar`), `params_treedef` (the structure `params` must have).
+    """
+
+    static: Any
+    loss_fn: Callable = eqx.field(static=True)
+    params_treedef: Any = eqx.field(static=True)
+
+    # -- what a learner implements -------------------------------------------------------------
+    @abc.abstractmethod
+    def init(self, params, state0, *, key=None):
+        """The learner's initial state (traces, influence matrices...) for a model in `state0`."""
+
+    @abc.abstractmethod
+    def step(self, params, lstate, state, x, target, *, key=None):
+        """One time step: returns `(state, lstate, y_t, loss_t, grad_t)`, `grad_t` shaped like `params`."""
+
+    # -- building blocks -----------------------------------------------------------------------
+    def model(self, params):
+        """The full model: `params` (trainable leaves) combined with the static part."""
+        self.check_params(params)
+        return eqx.combine(params, self.static)
+
+    def check_params(self, params) -> None:
+        """Raise a clear error unless `params` is the trainable part of the bound model."""
+        got = jax.tree_util.tree_structure(params)
+        if got != self.params_treedef:
+            raise ValueError(
+                f"`spikax.online.{type(self).__name__}`: `params` does not have the structure of the trainable part "
+                "of the model this learner was built with. Pass "
+                "`params, _ = eqx.partition(model, spikax.trainable(model))` for the same model "
+                "(not the whole model, and not another model)."
+            )
+
+    def layers(self, params) -> tuple:
+        """The model's layers as a tuple (a single layer gives a 1-tuple); raises if unsupported."""
+        model = self.model(params)
+        found = _layers_of(model)
+        if found is None:
+            raise _unsupported(f"spikax.online.{type(self).__name__}", model)
+        return found[0]
+
+    def layer_states(self, params, state) -> tuple:
+        """The model state as a tuple with one entry per layer (wraps a single layer's state)."""
+        model = self.model(params)
+        return state if isinstance(model, Chain) else (state,)
+
+    def model_step(self, params, state, x, probes: Probes | None = None):
+        """One model step `(state, y)`, with optional [`Probes`][spikax.online.Probes] added inside."""
+        new_state, outputs = _forward(self.model(params), state, x, probes)
+        return new_state, outputs[-1]
+
+    def layer_outputs(self, params, state, x):
+        """One model step returning `(state, outputs)` with every layer's output $y^l_t$ (a tuple)."""
+        model = self.model(params)
+        if _layers_of(model) is None:
+            raise _unsupported(f"spikax.online.{type(self).__name__}", model)
+        return _forward(model, state, x, None)
+
+    def make_probes(self, params, state, x) -> Probes:
+        """Zero [`Probes`][spikax.online.Probes] for one step of the model from `state` on input `x`."""
+        _, outputs = jax.eval_shape(lambda s, x: self.layer_outputs(params, s, x), state, x)
+        return Probes(
+            outputs=tuple(jnp.zeros(o.shape, o.dtype) for o in outputs),
+            states=jax.tree_util.tree_map(jnp.zeros_like, state),
+        )
+
+    def loss(self, y, target):
+        """The per-step loss $\\ell_t$, checked to be a scalar."""
+        value = self.loss_fn(y, target)
+        if jnp.ndim(value) != 0:
+            raise ValueError(
+                f"`spikax.online.{type(self).__name__}`: `loss_fn(y_t, target_t)` must return a scalar (the loss of "
+                f"one time step of one example), got shape {jnp.shape(value)}. Reduce it, e.g. with `.sum()`; batches "
+                "are handled by `batch_axis=`."
+            )
+        return value
+
+    def loss_step(self, params, state, x, target, probes: Probes | None = None):
+        """One model step and its loss: `(state, y_t, loss_t)`."""
+        new_state, y = self.model_step(params, state, x, probes)
+        return new_state, y, self.loss(y, target)
+
+    def spatial_signals(self, params, state, x, target):
+        r"""One step plus the within-step learning signals: `(state, y_t, loss_t, signals)`.
+
+        `signals` is a [`Probes`][spikax.online.Probes] with $\partial\ell_t/\partial y^l_t$ in
+        `signals.outputs[l]` and $\partial\ell_t/\partial s^l_t$ in `signals.states` (both with
+        the earlier state held fixed).
+        """
+        probes = self.make_probes(params, state, x)
+
+        def f(p):
+            new_state, y, loss = self.loss_step(params, state, x, target, p)
+            return loss, (new_state, y)
+
+        loss, pullback, (new_state, y) = jax.vjp(f, probes, has_aux=True)
+        (signals,) = pullback(jnp.ones_like(loss))
+        return new_state, y, loss, signals
+
+
+# -- flat views used by exact learners ----------------------------------------------------------
+
+
+def flat_step(est: AbstractEstimator, params, state, x, target):
+    """The step as a map of flat vectors, for forward-mode learners.
+
+    Returns `(f, flat_state, flat_params, unravel_state, unravel_params)` where
+    `f(flat_state, flat_params) -> ((flat_new_state, loss_t), y_t)` (y_t as auxiliary output).
+    """
+    flat_p, unravel_p = ravel_pytree(params)
+    flat_s, unravel_s = ravel_pytree(state)
+
+    def f(fs, fp):
+        new_state, y, loss = est.loss_step(unravel_p(fp), unravel_s(fs), x, target)
+        return (ravel_pytree(new_state)[0], loss), y
+
+    return f, flat_s, flat_p, unravel_s, unravel_p
+
+
+def check_float_state(owner: str, state) -> None:
+    """Raise unless every state leaf is a floating-point array (forward mode needs tangents)."""
+    for leaf in jax.tree_util.tree_leaves(state):
+        if not jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact):
+            raise TypeError(
+                f"`{owner}`: the model state has a leaf of dtype {jnp.asarray(leaf).dtype}; forward-mode learners "
+                "carry a tangent for every state entry and need floating-point state. Use float state "
+                "(spikax neurons keep even refractory counters as floats)."
+            )
+
+
+# -- drivers ----------------------------------------------------------------------------------
+
+
+def _check_estimator(owner: str, est) -> None:
+    if not isinstance(est, AbstractEstimator):
+        raise TypeError(
+            f"`{owner}`: expected an online learner such as `spikax.online.rtrl(model, loss_fn)`, got "
+            f"{type(est).__name__}. For BPTT use `spikax.online.bptt`."
+        )
+
+
+def _check_sequence(owner: str, xs, targets, batch_axis):
+    leaves = jax.tree_util.tree_leaves(xs)
+    if not leaves:
+        raise ValueError(f"`{owner}`: `xs` is empty; give inputs shaped [time, ...].")
+    needed = 1 if batch_axis is None else batch_axis + 1
+    steps = leaves[0].shape[0] if jnp.ndim(leaves[0]) else None
+    for name, tree in (("xs", xs), ("targets", targets)):
+        for leaf in jax.tree_util.tree_leaves(tree):
+            if jnp.ndim(leaf) < needed or jnp.shape(leaf)[0] != steps:
+                extra = f" and a batch axis at {batch_axis}" if batch_axis is not None else ""
+                raise ValueError(
+                    f"`{owner}`: every leaf of `{name}` needs time on axis 0{extra} (with {steps} steps, like `xs`), "
+                    f"got a leaf of shape {jnp.shape(leaf)}. Give `xs` and `targets` shaped [time, ...]."
+                )
+    if batch_axis is not None:
+        sizes = {jnp.shape(leaf)[batch_axis] for leaf in jax.tree_util.tree_leaves((xs, targets))}
+        if len(sizes) != 1:
+            raise ValueError(f"`{owner}`: `xs` and `targets` disagree on the batch size at axis {batch_axis}: {sizes}.")
+        return steps, sizes.pop()
+    return steps, None
+
+
+def _sequence_keys(key, steps):
+    return None if key is None else jax.random.split(key, steps)
+
+
+def _run_one(est, params, state0, xs, targets, key):
+    init_key, step_key = (None, None) if key is None else jax.random.split(key)
+    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    lstate = est.init(params, state0, key=init_key)
+    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+    loss0 = jnp.zeros((), _dtype_of(params, state0))
+
+    def body(carry, inputs):
+        state, lstate, loss, grads = carry
+        x, target, k = inputs
+        state, lstate, _, loss_t, grad_t = est.step(params, lstate, state, x, target, key=k)
+        grads = jax.tree_util.tree_map(jnp.add, grads, grad_t)
+        return (state, lstate, loss + loss_t.astype(loss.dtype), grads), None
+
+    (_, _, loss, grads), _ = lax.scan(body, (state0, lstate, loss0, zeros), (xs, targets, _sequence_keys(step_key, steps)))
+    return loss, grads
+
+
+def _dtype_of(params, state):
+    for tree in (state, params):
+        leaves = [leaf for leaf in jax.tree_util.tree_leaves(tree) if eqx.is_inexact_array(leaf)]
+        if leaves:
+            return leaves[0].dtype
+    return jnp.result_type(float)
+
+
+def _mean0(tree):
+    return jax.tree_util.tree_map(lambda a: jnp.mean(a, axis=0), tree)
+
+
+def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_axis: int | None = None):
+    r"""Run an online learner over a sequence with fixed parameters; sum its per-step gradients.
+
+    $$L = \sum_t \ell_t,\qquad g = \sum_t g_t$$
+
+    where $g_t$ is the learner's `grad_t`. For an exact learner ([`rtrl`][spikax.online.rtrl]),
+    $g = \nabla_\theta L$, the BPTT gradient. Everything runs in one `lax.scan`: memory does not
+    grow with the sequence length.
+
+    **Arguments:**
+
+    - `est`: the learner, e.g. `spikax.online.rtrl(model, loss_fn)`.
+    - `params`: the trainable part of the model, `eqx.partition(model, spikax.trainable(model))[0]`.
+    - `state0`: the model's initial state for one example, `model.init_state(x_shape)`.
+    - `xs`, `targets`: inputs and targets with time on axis 0 (`targets` may be any pytree, or None).
+    - `key`: a PRNG key, for learners that draw random numbers (e.g. forward gradients).
+    - `batch_axis`: the axis of `xs`/`targets` holding a batch; losses and gradients are then
+      averaged over the batch (each example has its own traces).
+
+    **Returns:** `(loss, grads)`: the summed loss and gradient (batch means with `batch_axis`);
+    `grads` has the structure of `params`.
+
+    **Example:**
+
+    ```python
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=jax.random.key(0)),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=jax.random.key(1))])
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
+    loss, grads = spikax.online.run(spikax.online.rtrl(net, mse), params, net.init_state((3,)), xs, targets)
+    ```
+    """
+    owner = "spikax.online.run"
+    _check_estimator(owner, est)
+    est.check_params(params)
+    _, batch = _check_sequence(owner, xs, targets, batch_axis)
+    if batch_axis is None:
+        return _run_one(est, params, state0, xs, targets, key)
+    keys = None if key is None else jax.random.split(key, batch)
+    per_example = jax.vmap(
+        lambda x, t, k: _run_one(est, params, state0, x, t, k), in_axes=(batch_axis, batch_axis, 0 if keys is not None else None)
+    )
+    return _mean0(per_example(xs, targets, keys))
+
+
+def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *, update_every: int = 1, key=None,
+          batch_axis: int | None = None):
+    r"""Train online over one sequence: apply an optax optimiser every `update_every` steps.
+
+    The learner's per-step gradients are summed; every `update_every` steps (and once more at
+    the end for a remainder) the sum goes through `opt` and the parameters change *during* the
+    sequence, while the model state and the learner's traces carry on. With
+    `update_every >= T` this is exactly one optimiser step on [`run`][spikax.online.run]'s
+    gradient.
+
+    **Arguments:**
+
+    - `est`: the learner; `opt`: an `optax.GradientTransformation`; `opt_state`: `opt.init(params)`.
+    - `params`, `state0`, `xs`, `targets`, `key`, `batch_axis`: as in [`run`][spikax.online.run];
+      with a batch, each step's gradient is averaged over the batch before it is summed.
+    - `update_every`: steps between updates (>= 1).
+
+    **Returns:** `(params, opt_state, losses)` with `losses` the per-step loss, shape `[T]`
+    (batch means).
+
+    **Example:**
+
+    ```python
+    opt = optax.adam(1e-2)
+    params, opt_state, losses = spikax.online.train(spikax.online.rtrl(net, mse), opt, params, opt.init(params),
+                                                    net.init_state((3,)), xs, targets, update_every=5)
+    ```
+    """
+    owner = "spikax.online.train"
+    _check_estimator(owner, est)
+    est.check_params(params)
+    if not isinstance(update_every, (int, np.integer)) or isinstance(update_every, bool) or update_every < 1:
+        raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
+    steps, batch = _check_sequence(owner, xs, targets, batch_axis)
+    init_key, step_key = (None, None) if key is None else jax.random.split(key)
+
+    if batch_axis is None:
+        lstate = est.init(params, state0, key=init_key)
+        state = state0
+
+        def step_fn(params, lstate, state, x, target, k):
+            state, lstate, _, loss, grad = est.step(params, lstate, state, x, target, key=k)
+            return state, lstate, loss, grad
+    else:
+        init_keys = None if init_key is None else jax.random.split(init_key, batch)
+        lstate = jax.vmap(lambda k: est.init(params, state0, key=k), axis_size=batch)(init_keys)
+        state = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (batch,) + jnp.shape(a)), state0)
+        axis = batch_axis - 1  # time is gone inside the scan
+
+        def step_fn(params, lstate, state, x, target, k):
+            keys = None if k is None else jax.random.split(k, batch)
+            one = lambda ls, s, x, t, kk: est.step(params, ls, s, x, t, key=kk)  # noqa: E731
+            state, lstate, _, loss, grad = jax.vmap(one, in_axes=(0, 0, axis, axis, 0 if keys is not None else None))(
+                lstate, state, x, target, keys)
+            return state, lstate, jnp.mean(loss), _mean0(grad)
+
+    def apply(params, opt_state, acc):
+        updates, opt_state = opt.update(acc, opt_state, params)
+        return eqx.apply_updates(params, updates), opt_state, jax.tree_util.tree_map(jnp.zeros_like, acc)
+
+    def body(carry, inputs):
+        params, opt_state, lstate, state, acc, count = carry
+        x, target, k = inputs
+        state, lstate, loss, grad = step_fn(params, lstate, state, x, target, k)
+        acc = jax.tree_util.tree_map(jnp.add, acc, grad)
+        count = count + 1
+        params, opt_state, acc = lax.cond(count % update_every == 0, apply, lambda p, o, a: (p, o, a),
+                                          params, opt_state, acc)
+        return (params, opt_state, lstate, state, acc, count), loss
+
+    acc = jax.tree_util.tree_map(jnp.zeros_like, params)
+    carry = (params, opt_state, lstate, state, acc, jnp.zeros((), jnp.int32))
+    (params, opt_state, _, _, acc, _), losses = lax.scan(body, carry, (xs, targets, _sequence_keys(step_key, steps)))
+    if steps % update_every:
+        params, opt_state, _ = apply(params, opt_state, acc)
+    return params, opt_state, losses
+
+
+# -- offline references ---------------------------------------------------------------------------
+
+
+def _scanned_loss(model, loss_fn, state0, xs, targets):
+    def step(carry, inputs):
+        state, total = carry
+        x, target = inputs
+        state, outputs = _forward(model, state, x, None)
+        value = loss_fn(outputs[-1], target)
+        return (state, total + value.astype(total.dtype)), None
+
+    total0 = jnp.zeros((), _dtype_of(model, state0))
+    (_, total), _ = lax.scan(step, (state0, total0), (xs, targets))
+    return total
+
+
+def _offline(owner: str, model, loss_fn, state0, xs, targets, batch_axis, grad_fn):
+    treedef, static = _bind(owner, model, loss_fn)
+    del treedef
+    params, _ = eqx.partition(model, trainable(model))
+    _check_sequence(owner, xs, targets, batch_axis)
+
+    def one(x, t):
+        return grad_fn(lambda p: _scanned_loss(eqx.combine(p, static), loss_fn, state0, x, t))(params)
+
+    if batch_axis is None:
+        return one(xs, targets)
+    return _mean0(jax.vmap(one, in_axes=(batch_axis, batch_axis))(xs, targets))
+
+
+def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
+    r"""Reference gradient by backpropagation through time: `jax.value_and_grad` of the scanned loss.
+
+    $$L(\theta) = \sum_{t} \ell(y_t, y^*_t),\qquad g = \nabla_\theta L$$
+
+    Memory grows linearly with the sequence length (the scan stores every step).
+
+    **Arguments:** `model` (the whole model), `loss_fn(y_t, target_t) -> scalar`, `state0`,
+    `xs`, `targets`, `batch_axis`: as in [`run`][spikax.online.run].
+
+    **Returns:** `(loss, grads)` with `grads` shaped like the trainable part of `model`
+    (`eqx.partition(model, spikax.trainable(model))[0]`).
+
+    **Example:**
+
+    ```python
+    loss, grads = spikax.online.bptt(net, mse, net.init_state((3,)), xs, targets)
+    ```
+    """
+    return _offline("spikax.online.bptt", model, loss_fn, state0, xs, targets, batch_axis, jax.value_and_grad)
+
+
+def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
+    r"""Reference gradient by forward mode: `jax.jacfwd` of the scanned loss over the flat parameters.
+
+    Exact (equal to [`bptt`][spikax.online.bptt] up to rounding) with memory independent of
+    the sequence length, at the price of one tangent per parameter: use it on tiny models.
+
+    **Returns:** `(loss, grads)` as in [`bptt`][spikax.online.bptt].
+
+    **Example:**
+
+    ```python
+    loss, grads = spikax.online.rtrl_oracle(net, mse, net.init_state((3,)), xs, targets)
+    ```
+    """
+
+    def value_and_jacfwd(f):
+        def fn(params):
+            flat, unravel = ravel_pytree(params)
+            grad, loss = jax.jacfwd(lambda fp: (f(unravel(fp)),) * 2, has_aux=True)(flat)
+            return loss, unravel(grad)
+
+        return fn
+
+    return _offline("spikax.online.rtrl_oracle", model, loss_fn, state0, xs, targets, batch_axis, value_and_jacfwd)

@@ -1,0 +1,196 @@
+r"""Exact real-time recurrent learning by forward-mode differentiation, and SnAp masks."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from ..surrogate import AbstractSurrogate, StraightThrough
+from ._api import AbstractEstimator, _bind, _forward, _layers_of, check_float_state, flat_step
+
+
+class RTRLState(NamedTuple):
+    r"""State of [`spikax.online.rtrl`][] (one example).
+
+    - `influence`: $J_t = \partial s_t/\partial\theta$, shape `[n_s, P]`, rows in the order of
+      `jax.flatten_util.ravel_pytree(state)` and columns in that of `ravel_pytree(params)`.
+    - `mask`: the boolean SnAp mask of the same shape, or None for exact RTRL.
+    """
+
+    influence: jax.Array
+    mask: jax.Array | None = None
+
+
+class RTRL(AbstractEstimator):
+    r"""Real-time recurrent learning (Williams & Zipser 1989), exact, by forward mode; see [`rtrl`][spikax.online.rtrl]."""
+
+    mask: jax.Array | None
+    snap_n: int | None = eqx.field(static=True)
+    input_shape: tuple[int, ...] | None = eqx.field(static=True)
+
+    def __init__(self, model, loss_fn, *, mask=None, snap_n=None, input_shape=None, owner="spikax.online.rtrl"):
+        self.params_treedef, self.static = _bind(owner, model, loss_fn)
+        self.loss_fn = loss_fn
+        self.mask = None if mask is None else jnp.asarray(mask, dtype=bool)
+        self.snap_n = snap_n
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+
+    def init(self, params, state0, *, key=None):
+        del key
+        owner = f"spikax.online.{'snap' if self.snap_n is not None else 'rtrl'}"
+        self.check_params(params)
+        check_float_state(owner, state0)
+        flat_s, _ = ravel_pytree(state0)
+        flat_p, _ = ravel_pytree(params)
+        shape = (flat_s.size, flat_p.size)
+        mask = self.mask
+        if mask is not None and mask.shape != shape:
+            raise ValueError(
+                f"`{owner}`: `mask` has shape {mask.shape}, but the influence matrix of this model is [n_state, "
+                f"n_params] = {shape} (rows: `ravel_pytree(state)`, columns: `ravel_pytree(params)`). Give a boolean "
+                "mask of that shape, or use `spikax.online.snap(model, loss_fn, n)`."
+            )
+        if self.snap_n is not None:
+            mask = jnp.asarray(_snap_pattern(self, params, state0, self.snap_n))
+        return RTRLState(influence=jnp.zeros(shape, flat_s.dtype), mask=mask)
+
+    def step(self, params, lstate, state, x, target, *, key=None):
+        del key
+        f, flat_s, flat_p, unravel_s, unravel_p = flat_step(self, params, state, x, target)
+        (new_s, loss), linear, y = jax.linearize(f, flat_s, flat_p, has_aux=True)
+        # J_t = D_t J_{t-1} + M_t, one column (parameter) at a time; the loss's tangent along
+        # the same column is dl_t/dθ_p = c_t J_{t-1} + r_t, exact.
+        basis = jnp.eye(flat_p.size, dtype=flat_p.dtype)
+        influence, dloss = jax.vmap(linear, in_axes=(1, 0), out_axes=(1, 0))(lstate.influence, basis)
+        if lstate.mask is not None:
+            influence = jnp.where(lstate.mask, influence, jnp.zeros((), influence.dtype))
+        return unravel_s(new_s), RTRLState(influence, lstate.mask), y, loss, unravel_p(dloss)
+
+
+def rtrl(model, loss_fn, *, mask=None) -> RTRL:
+    r"""Exact real-time recurrent learning, by forward-mode differentiation (Williams & Zipser 1989).
+
+    With the step $s_t = F(s_{t-1}, x_t;\theta)$ and the loss $L = \sum_t \ell_t$, RTRL carries
+    the influence matrix $J_t = \partial s_t/\partial\theta$:
+
+    $$J_t = D_t J_{t-1} + M_t,\qquad D_t = \frac{\partial F}{\partial s},\quad M_t = \frac{\partial F}{\partial\theta},
+      \qquad \nabla_\theta L = \sum_t \Big(\frac{\partial \ell_t}{\partial s_{t-1}} J_{t-1}
+      + \frac{\partial \ell_t}{\partial\theta}\Big).$$
+
+    Each step linearises the model step once (`jax.linearize`) and pushes every column of
+    $J$ through the linear map with `jax.vmap`; the loss's tangent along each column is that
+    step's exact gradient. Memory $O(n_s P)$ and compute $O(n_s^2 P)$ per step, independent of
+    $T$: a test oracle and a tool for tiny networks. Works for any spikax model with
+    floating-point state (any neuron, recurrent layers, `Chain`s).
+
+    **Arguments:**
+
+    - `model`: the model (its trainable part is given later as `params`).
+    - `loss_fn`: the per-step loss `loss_fn(y_t, target_t) -> scalar`.
+    - `mask`: optional boolean `[n_state, n_params]` array applied to $J_t$ after every step
+      (rows in `ravel_pytree(state)` order, columns in `ravel_pytree(params)` order); see
+      [`snap`][spikax.online.snap] for masks built from connectivity.
+
+    **Returns:** an [`AbstractEstimator`][spikax.online.AbstractEstimator] for
+    [`spikax.online.run`][] / [`spikax.online.train`][].
+
+    **Example:**
+
+    ```python
+    est = spikax.online.rtrl(net, mse)
+    loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)  # == BPTT
+    ```
+    """
+    return RTRL(model, loss_fn, mask=mask)
+
+
+def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
+    r"""SnAp-n: RTRL that keeps only the influence entries a parameter reaches within `n` steps (Menick et al. 2021).
+
+    $$J_t \leftarrow (D_t J_{t-1} + M_t)\odot S_n,\qquad S_1 = [M \ne 0],\quad
+      S_{k+1} = S_k \lor [D\ne 0]\,S_k$$
+
+    The patterns of $D$ and $M$ are structural: they are found with the threshold's
+    pseudo-derivative replaced by 1 (so a surrogate with compact support does not hide an
+    edge), at a few random states, inputs and parameters, and OR-ed. A detached reset or a
+    fixed (non-learnable) parameter is a true structural zero. Within one step the influence
+    of $J_{t-1}$ on $\ell_t$ is exact; the mask applies to what is carried. SnAp-1 of a
+    single recurrent layer keeps, for $W_{ji}$, only neuron $j$'s own state (as the diagonal
+    eligibility engine); `n >= T` equals [`rtrl`][spikax.online.rtrl] exactly.
+
+    **Arguments:** `model`, `loss_fn` as in [`rtrl`][spikax.online.rtrl]; `n >= 1`, the number
+    of steps of reach kept; `input_shape`, the shape of one input step, needed only when the
+    first connection is not an `equinox.nn.Linear`.
+
+    **Example:**
+
+    ```python
+    loss, grads = spikax.online.run(spikax.online.snap(net, mse, 1), params, net.init_state((3,)), xs, targets)
+    ```
+    """
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"`spikax.online.snap`: `n` must be a whole number of steps >= 1, got {n!r}.")
+    return RTRL(model, loss_fn, snap_n=int(n), input_shape=input_shape, owner="spikax.online.snap")
+
+
+def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 3) -> jax.Array:
+    """Boolean [n_s, P] pattern of the entries reached within n steps (structural, see `snap`)."""
+    def model_of(p):  # the threshold's pseudo-derivative replaced by 1 everywhere
+        return jax.tree_util.tree_map(
+            lambda leaf: StraightThrough() if isinstance(leaf, AbstractSurrogate) else leaf,
+            est.model(p), is_leaf=lambda leaf: isinstance(leaf, AbstractSurrogate),
+        )
+
+    flat_s, unravel_s = ravel_pytree(state0)
+    flat_p, unravel_p = ravel_pytree(params)
+    x_spec = _input_spec(est.model(params), state0, est.input_shape)
+    d_pattern = jnp.zeros((flat_s.size, flat_s.size), bool)
+    m_pattern = jnp.zeros((flat_s.size, flat_p.size), bool)
+    key = jax.random.key(0)
+    for _ in range(draws):
+        key, k1, k2, k3 = jax.random.split(key, 4)
+        s = flat_s + jax.random.normal(k1, flat_s.shape, flat_s.dtype)
+        p = flat_p + 0.1 * jax.random.normal(k2, flat_p.shape, flat_p.dtype)
+        x = jax.random.normal(k3, x_spec.shape, x_spec.dtype)
+
+        def F(fs, fp, x=x):
+            return ravel_pytree(_forward(model_of(unravel_p(fp)), unravel_s(fs), x, None)[0])[0]
+
+        d, m = jax.jacfwd(F, argnums=(0, 1))(s, p)
+        d_pattern = d_pattern | (d != 0)
+        m_pattern = m_pattern | (m != 0)
+    d_float = d_pattern.astype(flat_s.dtype)
+
+    def grow(carry):
+        k, reach, _ = carry
+        new = reach | ((d_float @ reach.astype(d_float.dtype)) > 0)
+        return k + 1, new, jnp.any(new != reach)
+
+    _, reach, _ = jax.lax.while_loop(lambda c: (c[0] < n) & c[2], grow, (jnp.ones((), jnp.int32), m_pattern,
+                                                                         jnp.ones((), bool)))
+    return reach
+
+
+def _input_spec(model, state0, input_shape) -> jax.ShapeDtypeStruct:
+    """The one-step input a model with this state takes: `input_shape`, or read from its first connection."""
+    dtype = jax.tree_util.tree_leaves(state0)[0].dtype
+    if input_shape is not None:
+        return jax.ShapeDtypeStruct(tuple(input_shape), dtype)
+    found = _layers_of(model)
+    first = found[0][0] if found is not None else model
+    for attr in ("connection", "fn"):
+        connection = getattr(first, attr, None)
+        if isinstance(connection, eqx.nn.Linear):
+            size = connection.in_features
+            return jax.ShapeDtypeStruct(() if size == "scalar" else (size,), dtype)
+        if isinstance(connection, eqx.nn.Identity):
+            return jax.ShapeDtypeStruct(jnp.shape(jax.tree_util.tree_leaves(state0)[0]), dtype)
+    raise TypeError(
+        "`spikax.online.snap`: cannot tell the input shape of this model (its first layer's connection is not an "
+        "`equinox.nn.Linear`): pass `input_shape=` (one example, one step) to `spikax.online.snap`."
+    )
