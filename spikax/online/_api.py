@@ -26,8 +26,8 @@ $\nabla_\theta \sum_t \ell_t$. Building blocks the base class provides:
   layer stores it) and to each layer's new state, so the loss's vjp with respect to the
   probes gives the within-step ("spatial") learning signals $\partial\ell_t/\partial y^l_t$
   and $\partial\ell_t/\partial s^l_t$. Probes work for `Chain`s of
-  [`spikax.layers.Layer`][], [`spikax.layers.Recurrent`][] and [`spikax.layers.Stateless`][]
-  blocks (or one such layer); other models raise a clear `TypeError`.
+  [`spikax.layers.Layer`][], [`spikax.layers.Recurrent`][] and stateless blocks
+  (`Stateless`, `Flatten`, `Pool`), or one such layer; other models raise a clear `TypeError`.
 - `self.loss_step(params, state, x, target, probes=None) -> (state, y, loss)`: the model step
   followed by the per-step loss; the function every learner differentiates.
 - `self.spatial_signals(params, state, x, target) -> (state, y, loss, signals)`: the same,
@@ -58,7 +58,7 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from .._trainable import trainable
-from ..layers import Layer, Recurrent, RecurrentState, Stateless
+from ..layers import AbstractStateless, Layer, Recurrent, RecurrentState
 from ..layers._base import apply_connection
 from ..network import Chain
 
@@ -85,7 +85,7 @@ def _layers_of(model) -> tuple[tuple, bool] | None:
     else:
         blocks = (model,)
         chained = False
-    if all(isinstance(b, (Layer, Recurrent, Stateless)) for b in blocks):
+    if all(isinstance(b, (Layer, Recurrent, AbstractStateless)) for b in blocks):
         return blocks, chained
     return None
 
@@ -93,15 +93,15 @@ def _layers_of(model) -> tuple[tuple, bool] | None:
 def _unsupported(owner: str, model) -> TypeError:
     found = _layers_of(model)
     if isinstance(model, Chain) and found is None:
-        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, (Layer, Recurrent, Stateless))})
+        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, (Layer, Recurrent, AbstractStateless))})
         what = f"a Chain containing {', '.join(bad)}"
     else:
         what = f"a {type(model).__name__}"
     return TypeError(
         f"`{owner}`: cannot take a model step with probes on {what}. Spatial learning signals need to "
         "know where each layer's output and state are, which spikax knows for a `spikax.Chain` of "
-        "`spikax.layers.Layer`, `spikax.layers.Recurrent` and `spikax.layers.Stateless` blocks (or one such "
-        "layer). Rebuild the model from those blocks, or use a learner that needs no probes "
+        "`spikax.layers.Layer`, `spikax.layers.Recurrent` and stateless blocks (`Stateless`, `Flatten`, `Pool`), "
+        "or one such layer. Rebuild the model from those blocks, or use a learner that needs no probes "
         "(`spikax.online.rtrl`, `spikax.online.forward_gradient`)."
     )
 
@@ -133,8 +133,8 @@ def _forward(model, state, x, probes: Probes | None):
             neuron_state, x = layer.neuron(layer_state.neuron, current)
             x = x if out_probe is None else x + out_probe
             new = RecurrentState(neuron=neuron_state, spikes=x)
-        else:  # Stateless
-            new, x = layer_state, apply_connection("spikax.layers.Stateless", layer.fn, x)
+        else:  # stateless: Stateless, Flatten, Pool
+            new, x = layer_state, apply_connection(f"spikax.layers.{type(layer).__name__}", layer.apply, x)
             x = x if out_probe is None else x + out_probe
         if probes is not None:
             new = jax.tree_util.tree_map(jnp.add, new, p_state[index])
