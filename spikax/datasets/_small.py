@@ -85,7 +85,7 @@ def load_braille(*, root=None, max_length: int | None = None, dtype=np.float32) 
     ```
     """
     owner = "spikax.datasets.load_braille"
-    path = find_file(owner, "braille", "braille_taxel.npz", None, root=root, download=False)
+    path = find_file(owner, "braille", "braille_taxel.npz", None, root=root)
     with np.load(path, allow_pickle=False) as f:
         taxels, offsets = f["taxel_data"], f["offsets"]
         labels, letters, repetition = f["labels"], f["letters"], f["repetition"]
