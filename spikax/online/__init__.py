@@ -14,3 +14,12 @@ from ._rtrl import RTRL as RTRL
 from ._rtrl import RTRLState as RTRLState
 from ._rtrl import rtrl as rtrl
 from ._rtrl import snap as snap
+from ._eligibility import EligibilityEngine as EligibilityEngine
+from ._eligibility import eprop as eprop
+from ._eligibility import ostl as ostl
+from ._eligibility import snap1 as snap1
+from ._ottt import otpe as otpe
+from ._ottt import ottt as ottt
+from ._forward_gradient import ForwardGradient as ForwardGradient
+from ._forward_gradient import ForwardGradientState as ForwardGradientState
+from ._forward_gradient import forward_gradient as forward_gradient
