@@ -423,3 +423,13 @@ def test_batches_errors():
         datasets.batches(np.zeros(3), batch_size=2, shuffle=True)
     with pytest.raises(ValueError, match="only matter with `shuffle=True`"):
         datasets.batches(np.zeros(3), batch_size=2, seed=1)
+
+
+def test_public_names_are_documented_with_examples():
+    for name in datasets.__all__ if hasattr(datasets, "__all__") else dir(datasets):
+        obj = getattr(datasets, name)
+        if name.startswith("_") or not callable(obj):
+            continue
+        assert "**Example:**" in (obj.__doc__ or ""), name
+    with pytest.raises(FileNotFoundError, match="zenkelab.org"):
+        datasets.load_shd("/nonexistent/shd_test.h5")

@@ -130,3 +130,13 @@ def test_population_errors():
 
 def test_exported_at_top_level():
     assert spikax.encoding.rate is encoding.rate
+
+
+def test_public_names_are_documented_with_examples():
+    import spikax.encoding as package
+
+    names = [n for n in dir(package) if not n.startswith("_") and callable(getattr(package, n))]
+    assert names
+    for name in names:
+        doc = getattr(package, name).__doc__ or ""
+        assert "**Example:**" in doc and "**Arguments:**" in doc, name

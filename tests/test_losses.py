@@ -147,3 +147,13 @@ def test_accuracy():
     assert losses.accuracy(counts, jnp.array([0, 1])) == 1.0
     with pytest.raises(ValueError, match="reduce it first"):
         losses.accuracy(jnp.ones((10, 3, 2)), jnp.array([0, 1, 1]))
+
+
+def test_public_names_are_documented_with_examples():
+    import spikax.losses as package
+
+    names = [n for n in dir(package) if not n.startswith("_") and callable(getattr(package, n))]
+    assert names
+    for name in names:
+        doc = getattr(package, name).__doc__ or ""
+        assert "**Example:**" in doc and "**Arguments:**" in doc, name

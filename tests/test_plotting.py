@@ -74,3 +74,13 @@ def test_clear_error_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'`spikax.plotting.raster` needs matplotlib.*pip install "spikax\[plot\]"'):
         plotting.raster(np.zeros((3, 2)))
+
+
+def test_public_names_are_documented_with_examples():
+    import spikax.plotting as package
+
+    names = [n for n in dir(package) if not n.startswith("_") and callable(getattr(package, n))]
+    assert names
+    for name in names:
+        doc = getattr(package, name).__doc__ or ""
+        assert "**Example:**" in doc and "**Arguments:**" in doc, name

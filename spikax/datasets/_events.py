@@ -121,7 +121,14 @@ def events_to_frames(events: np.ndarray, sensor_size, *, n_time_bins: int | None
 
 
 class SHD(NamedTuple):
-    """Spiking Heidelberg Digits samples, as returned by [`spikax.datasets.load_shd`][]."""
+    """Spiking Heidelberg Digits samples, as returned by [`spikax.datasets.load_shd`][].
+
+    **Example:**
+
+    ```python
+    data = spikax.datasets.SHD(times=[np.array([0.1])], units=[np.array([3])], labels=np.array([0]), frames=None)
+    ```
+    """
 
     times: list  # per sample: float array of spike times in seconds
     units: list  # per sample: int array of input channels, 0..699
@@ -193,6 +200,10 @@ def load_shd(path: str | os.PathLike, *, n_time_bins: int | None = None, max_tim
     data.frames.shape  # (2264, 100, 700)
     ```
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"`spikax.datasets.load_shd`: {path} not found. SHD files are published by "
+                                "Cramer et al. at https://zenkelab.org/datasets/ (shd_train.h5.gz, shd_test.h5.gz; "
+                                "unzip them first).")
     try:
         import h5py
     except ImportError as e:

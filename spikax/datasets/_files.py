@@ -57,7 +57,22 @@ def cache_dir() -> pathlib.Path:
 
 
 def md5sum(path: str | os.PathLike) -> str:
-    """Hex MD5 digest of a file (read in chunks)."""
+    """Hex MD5 digest of a file, read in chunks (the loaders check downloads with it).
+
+    **Arguments:**
+
+    - `path`: the file.
+
+    **Returns:**
+
+    The digest as 32 hex characters.
+
+    **Example:**
+
+    ```python
+    spikax.datasets.md5sum("digits/digits.csv.gz")  # '9b335364a7bfd63947c7480a5bd51f2d'
+    ```
+    """
     digest = hashlib.md5()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -47,7 +47,15 @@ def load_digits(*, root=None, flatten: bool = False, download: bool = True, dtyp
 
 
 class Braille(NamedTuple):
-    """Braille reading trials, as returned by [`spikax.datasets.load_braille`][]."""
+    """Braille reading trials, as returned by [`spikax.datasets.load_braille`][].
+
+    **Example:**
+
+    ```python
+    data = spikax.datasets.load_braille()
+    first = data.x[0, :data.lengths[0]]  # (76, 12) pressures of trial 0, without padding
+    ```
+    """
 
     x: np.ndarray  # (N, T_max, 12) float32 taxel pressures, zero-padded after each trial's end
     lengths: np.ndarray  # (N,) int64 number of valid steps of each trial

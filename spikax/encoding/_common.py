@@ -40,3 +40,8 @@ def check_key(owner: str, key) -> None:
     if key is None:
         raise TypeError(f"`{owner}`: this encoding is random and needs a PRNG key. "
                         "Pass `key=jax.random.key(0)` (keyword-only).")
+
+
+def as_param(value, dtype):
+    """Python numbers stay weakly typed; arrays are cast to the data's dtype (strict promotion)."""
+    return value if isinstance(value, (int, float)) else jnp.asarray(value, dtype)

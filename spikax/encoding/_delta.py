@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import check_positive
-from ._common import float_input
+from ._common import as_param, float_input
 
 
 def delta(x, threshold: float = 0.1, *, off_spikes: bool = True):
@@ -47,6 +47,7 @@ def delta(x, threshold: float = 0.1, *, off_spikes: bool = True):
     if x.ndim < 1:
         raise ValueError(f"`{owner}`: expected a signal with time on axis 0, got a scalar. "
                          "Pass an array of shape (T, ...).")
+    threshold = as_param(threshold, x.dtype)
 
     def step(ref, xt):
         on = xt - ref > threshold

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from .._errors import check_choice, check_in_range, check_positive
-from ._common import check_steps, check_unit_interval, float_input
+from ._common import as_param, check_steps, check_unit_interval, float_input
 
 
 def latency(x, n_steps: int, *, kind: str = "linear", threshold: float = 0.01, tau: float | None = None,
@@ -51,12 +51,14 @@ def latency(x, n_steps: int, *, kind: str = "linear", threshold: float = 0.01, t
                    fix="Pass a threshold in [0, 1).")
     x = float_input(owner, x, dtype)
     check_unit_interval(owner, x)
+    threshold = as_param(threshold, x.dtype)
     fires = x > threshold
     if kind == "linear":
         times = jnp.round((1 - x) * (n_steps - 1))
     else:
         tau = n_steps / 5 if tau is None else tau
         check_positive(owner, "tau", tau)
+        tau = as_param(tau, x.dtype)
         safe_x = jnp.where(fires, x, 1.0)  # avoids log(0) and a NaN gradient where no spike is emitted
         times = jnp.round(tau * jnp.log(safe_x / (safe_x - threshold)))
     times = jnp.clip(times, 0, n_steps - 1)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import check_in_range, check_positive
-from ._common import check_key, check_steps, float_input
+from ._common import as_param, check_key, check_steps, float_input
 
 
 def population(x, n_neurons: int, *, low: float = 0.0, high: float = 1.0, sigma: float | None = None,
@@ -52,6 +52,7 @@ def population(x, n_neurons: int, *, low: float = 0.0, high: float = 1.0, sigma:
     if sigma is None:
         sigma = (high - low) / max(n_neurons - 1, 1)
     check_positive(owner, "sigma", sigma)
+    sigma = as_param(sigma, x.dtype)
     centres = jnp.linspace(low, high, n_neurons, dtype=x.dtype)
     rates = jnp.exp(-((x[..., None] - centres) ** 2) / (2 * sigma**2))
     if n_steps is None:
@@ -60,4 +61,4 @@ def population(x, n_neurons: int, *, low: float = 0.0, high: float = 1.0, sigma:
     check_key(owner, key)
     check_in_range(owner, "max_prob", max_prob, 0.0, 1.0)
     u = jax.random.uniform(key, (n_steps, *rates.shape), dtype=x.dtype)
-    return (u < rates * max_prob).astype(x.dtype)
+    return (u < rates * as_param(max_prob, x.dtype)).astype(x.dtype)

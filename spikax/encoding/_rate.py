@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._errors import check_in_range
-from ._common import check_key, check_steps, check_unit_interval, float_input
+from ._common import as_param, check_key, check_steps, check_unit_interval, float_input
 
 
 def rate(x, n_steps: int, *, key, max_prob: float = 1.0, dtype=None):
@@ -43,6 +43,6 @@ def rate(x, n_steps: int, *, key, max_prob: float = 1.0, dtype=None):
     check_in_range(owner, "max_prob", max_prob, 0.0, 1.0)
     x = float_input(owner, x, dtype)
     check_unit_interval(owner, x)
-    p = x * max_prob
+    p = x * as_param(max_prob, x.dtype)
     u = jax.random.uniform(key, (n_steps, *x.shape), dtype=x.dtype)
     return (u < p).astype(x.dtype)
