@@ -1,0 +1,14 @@
+"""Layers: any connection (a `torch.nn` module) with any neuron, feed-forward or recurrent.
+
+The torch twin of [`spikax.layers`][].
+"""
+
+from ._base import AbstractLayer as AbstractLayer
+from ._layers import AbstractStateless as AbstractStateless
+from ._layers import Layer as Layer
+from ._layers import Recurrent as Recurrent
+from ._layers import RecurrentState as RecurrentState
+from ._layers import Stateless as Stateless
+from ._layers import as_layer as as_layer
+from ._layers import dense as dense
+from ._layers import recurrent_dense as recurrent_dense

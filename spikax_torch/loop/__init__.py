@@ -1,0 +1,7 @@
+"""The time loop and gradient methods; the torch twin of [`spikax.loop`][]."""
+
+from ._methods import BPTT as BPTT
+from ._methods import AbstractGradientMethod as AbstractGradientMethod
+from ._methods import CheckpointedBPTT as CheckpointedBPTT
+from ._methods import TruncatedBPTT as TruncatedBPTT
+from ._run import run as run

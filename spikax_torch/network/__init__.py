@@ -1,0 +1,3 @@
+"""Networks: `Chain` (sequential); the torch twin of [`spikax.network`][]."""
+
+from ._chain import Chain as Chain

@@ -1,0 +1,112 @@
+"""Adaptive-threshold LIF (torch twin of `spikax.neurons.ALIF`)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .._errors import as_numpy, check_positive
+from ..surrogate import FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_nonnegative,
+    check_reset,
+    decay_from,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class ALIFState(NamedTuple):
+    """State of [`spikax_torch.neurons.ALIF`][]."""
+
+    v: torch.Tensor  # membrane potential, in units of the input
+    a: torch.Tensor  # adaptation: a leaky count of past spikes
+    refractory: torch.Tensor | None = None  # steps left to wait; None without a refractory period
+
+
+class ALIF(AbstractNeuron):
+    r"""LIF with an adaptive threshold (Bellec et al. 2018; e-prop form, Bellec et al. 2020).
+
+    $$\tilde v_t = \alpha v_{t-1} + (1-\alpha)x_t,\quad A_t = \theta + \beta_a a_{t-1},\quad
+      s_t = H(\tilde v_t - A_t),\quad v_t = \tilde v_t - \theta s_t,\quad a_t = \rho a_{t-1} + s_t$$
+
+    Same equations, options and defaults as [`spikax.neurons.ALIF`][]. The voltage and
+    adaptation updates are separate methods that a subclass may replace.
+
+    **Arguments:** `alpha` (or `tau_mem`), `rho` (or `tau_adapt`), `beta_a`, `threshold`, `dt`,
+    `reset`, `v_reset`, `detach_reset`, `refractory` / `refractory_time`, `surrogate`, `learnable`, `dtype`.
+
+    **Example:**
+
+    ```python
+    neuron = spikax_torch.neurons.ALIF(tau_mem=20.0, tau_adapt=200.0, beta_a=0.5)
+    state, s = neuron(None, torch.tensor([0.5, 30.0]))
+    neuron.adaptive_threshold(state)  # [1.0, 1.5]
+    ```
+    """
+
+    constraints = {"alpha": "decay", "rho": "decay", "beta_a": "positive", "threshold": "positive"}
+    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+
+    def __init__(self, alpha=None, rho=None, beta_a=0.2, threshold=1.0, *, tau_mem=None, tau_adapt=None, dt=1.0,
+                 reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
+                 surrogate=None, learnable=None, dtype=None):
+        owner = "spikax_torch.neurons.ALIF"
+        super().__init__(learnable)
+        if alpha is None and tau_mem is None:
+            alpha = 0.9
+        if rho is None and tau_adapt is None:
+            rho = 0.99
+        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_mem, dt=dt, learnable="alpha" in self.learnable,
+                           tau_name="tau_mem")
+        rho = decay_from(owner, "rho", decay=rho, tau=tau_adapt, dt=dt, learnable="rho" in self.learnable,
+                         tau_name="tau_adapt")
+        check_nonnegative(owner, "beta_a", beta_a, "beta_a" in self.learnable)
+        check_positive(owner, "threshold", threshold)
+        self.store("alpha", alpha, dtype)
+        self.store("rho", rho, dtype)
+        self.store("beta_a", beta_a, dtype)
+        self.store("threshold", threshold, dtype)
+        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None, device=None) -> ALIFState:
+        self.check_params(shape)
+        zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
+        return ALIFState(v=zeros, a=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def adaptive_threshold(self, state: ALIFState):
+        r"""The threshold $A = \theta + \beta_a a$ the *next* step will compare against."""
+        dtype = state.a.dtype
+        return self.param("threshold", dtype) + self.param("beta_a", dtype) * state.a
+
+    def update_voltage(self, v, x):
+        r"""Leaky integration $\alpha v + (1-\alpha)x$."""
+        alpha = self.param("alpha", v.dtype)
+        return alpha * v + (1 - alpha) * x
+
+    def update_adaptation(self, a, s):
+        r"""Spike count with leak, $\rho a + s$."""
+        return self.param("rho", a.dtype) * a + s
+
+    def forward(self, state: ALIFState | None, x):
+        state = self.resolve_state(state, x)
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        v = hold(active, self.update_voltage(state.v, x), state.v)
+        s = fire(v, self.adaptive_threshold(state), self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
+        a = self.update_adaptation(state.a, s)
+        return ALIFState(v=v, a=a, refractory=refractory_update(state.refractory, s, self.refractory)), s

@@ -1,0 +1,263 @@
+"""What every torch neuron shares: parameter storage, learnability, firing, reset, refractoriness.
+
+The storage mirrors [`spikax.neurons.AbstractNeuron`][] exactly, so a learnable parameter takes
+the same optimiser steps in both packages: each parameter lives *unconstrained* in an attribute
+`raw_<name>` and is mapped to its valid range on use.
+
+| constraint | valid range | stored as |
+| --- | --- | --- |
+| `"decay"` | [0, 1] | `log(-log(d))`, read back as `exp(-exp(raw))` |
+| `"positive"` | (0, inf) | `log(p)`, read back as `exp(raw)` |
+| `"real"` | any | itself |
+
+A learnable `raw_<name>` is a `torch.nn.Parameter` (so `model.parameters()` hands it to an
+optimiser); a fixed one is a buffer, read through `detach()` (the twin of `lax.stop_gradient`).
+Parameters may be given as numbers, arrays or tensors of any shape that broadcasts to the
+neurons' (the ancestor's "parameters as tensors of the proper shape").
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .._errors import as_numpy, check_choice, check_in_range, check_positive
+from ..surrogate import AbstractSurrogate, spike
+
+RESET_MODES = ("subtract", "zero", "none")
+
+
+def _to_raw(kind: str, value) -> np.ndarray:
+    # Computed in float64 NumPy exactly as spikax does, so both packages store the same numbers.
+    value = as_numpy(value)
+    with np.errstate(divide="ignore"):
+        if kind == "decay":
+            return np.log(-np.log(value))
+        if kind == "positive":
+            return np.log(value)
+    return value
+
+
+def _from_raw(kind: str, raw: torch.Tensor) -> torch.Tensor:
+    if kind == "decay":
+        return torch.exp(-torch.exp(raw))
+    if kind == "positive":
+        return torch.exp(raw)
+    return raw
+
+
+def default_dtype(dtype=None) -> torch.dtype:
+    """`dtype`, or torch's default float (`torch.get_default_dtype()`, float32 unless changed)."""
+    return torch.get_default_dtype() if dtype is None else dtype
+
+
+def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable: bool = False,
+               tau_name: str = "tau"):
+    r"""A per-step decay from either `decay` or a time constant: $d = 1 - \Delta t/\tau$ (forward Euler)."""
+    if (decay is None) == (tau is None):
+        raise ValueError(
+            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `{tau_name}` (a time constant, with "
+            f"`dt`); got {name}={decay!r}, {tau_name}={tau!r}."
+        )
+    if tau is not None:
+        check_positive(owner, tau_name, tau, f"Time constants are durations; pass e.g. `{tau_name}=20.0`.")
+        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
+        decay = 1.0 - as_numpy(dt) / as_numpy(tau)
+        check_in_range(owner, f"{name} = 1 - dt/{tau_name}", decay, 0.0, 1.0,
+                       f"Forward Euler needs `{tau_name} >= dt`: use a smaller `dt` or a larger `{tau_name}`.",
+                       include_low=True)
+    check_in_range(owner, name, decay, 0.0, 1.0,
+                   "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
+                   "or `tau` and `dt` instead.", include_low=not learnable)
+    return decay
+
+
+class AbstractNeuron(torch.nn.Module, abc.ABC):
+    """Base class of all torch neurons: `forward(state, x) -> (state, spikes)`, elementwise.
+
+    Subclasses declare `constraints` (parameter name -> constraint kind), store each parameter
+    with [`AbstractNeuron.store`][] and read it with [`AbstractNeuron.param`][]. `neuron.beta`
+    reads the constrained value of `raw_beta`. Passing `state=None` makes the resting state from
+    the input's shape and dtype on first call.
+    """
+
+    constraints: ClassVar[Mapping[str, str]] = {}
+    input_scale: ClassVar[float] = 1.0
+    # Attributes (besides `raw_*` and `learnable`) that `spikax_torch.convert` copies as they are.
+    static_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, learnable: Iterable[str] | str | None = None):
+        super().__init__()
+        self.learnable = self.check_learnable(learnable)
+
+    @abc.abstractmethod
+    def init_state(self, shape, dtype=None, device=None) -> Any:
+        """The resting state for neurons of `shape` (any leading batch axes included)."""
+
+    # -- parameters ------------------------------------------------------------------------
+    @classmethod
+    def check_learnable(cls, learnable) -> frozenset[str]:
+        """Validate the names of learnable parameters against the class's parameters."""
+        if learnable is None:
+            return frozenset()
+        if isinstance(learnable, str):
+            learnable = (learnable,)
+        learnable = frozenset(learnable)
+        unknown = sorted(learnable - set(cls.constraints))
+        if unknown:
+            raise ValueError(
+                f"`spikax_torch.neurons.{cls.__name__}`: cannot make {unknown} learnable; its parameters are "
+                f"{sorted(cls.constraints)}. Pass `learnable=` a subset of those names."
+            )
+        return learnable
+
+    def store(self, name: str, value, dtype=None) -> None:
+        """Store parameter `name` with (valid) value `value` as `raw_<name>`: a Parameter if learnable, else a buffer."""
+        raw = torch.as_tensor(_to_raw(self.constraints[name], value), dtype=default_dtype(dtype))
+        self.set_raw(name, raw)
+
+    def set_raw(self, name: str, raw: torch.Tensor) -> None:
+        """Put an already unconstrained tensor in `raw_<name>` (used by `spikax_torch.convert`)."""
+        attr = "raw_" + name
+        if attr in self._parameters:
+            del self._parameters[attr]
+        if attr in self._buffers:
+            del self._buffers[attr]
+        raw = raw.detach().clone()
+        if name in self.learnable:
+            self.register_parameter(attr, torch.nn.Parameter(raw))
+        else:
+            self.register_buffer(attr, raw)
+
+    def param(self, name: str, dtype=None) -> torch.Tensor:
+        """The constrained value of parameter `name`, detached unless learnable."""
+        value = _from_raw(self.constraints[name], getattr(self, "raw_" + name))
+        if name not in self.learnable:
+            value = value.detach()
+        return value if dtype is None else value.to(dtype)
+
+    def __getattr__(self, name: str):
+        # `neuron.beta` reads the constrained value of `raw_beta`.
+        if name in type(self).constraints:
+            return self.param(name)
+        return super().__getattr__(name)
+
+    # -- input checks ------------------------------------------------------------------------
+    def resolve_state(self, state, x: torch.Tensor):
+        """`state`, or (when it is None) the resting state for an input like `x`."""
+        if state is None:
+            return self.init_state(x.shape, x.dtype, x.device)
+        return state
+
+    def check_input(self, state_tensor: torch.Tensor, x: torch.Tensor) -> None:
+        """Raise a clear error when `x` does not match the state's shape."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"`spikax_torch.neurons.{type(self).__name__}`: input must be a torch.Tensor, got {type(x).__name__}."
+            )
+        if x.shape != state_tensor.shape:
+            raise ValueError(
+                f"`spikax_torch.neurons.{type(self).__name__}`: input has shape {tuple(x.shape)} but state has shape "
+                f"{tuple(state_tensor.shape)}. Neurons are elementwise: make the state with `init_state(x.shape)` "
+                "(batch axes included), or pass `state=None` to make it from the input."
+            )
+
+    def check_params(self, shape) -> None:
+        """Raise a clear error when a (per-neuron) parameter does not broadcast to the neurons' `shape`."""
+        shape = tuple(shape)
+        for name, value in list(self.named_parameters(recurse=False)) + list(self.named_buffers(recurse=False)):
+            try:
+                ok = tuple(torch.broadcast_shapes(value.shape, shape)) == shape
+            except RuntimeError:
+                ok = False
+            if not ok:
+                pname = name.removeprefix("raw_")
+                raise ValueError(
+                    f"`spikax_torch.neurons.{type(self).__name__}`: parameter `{pname}` has shape "
+                    f"{tuple(value.shape)}, which does not broadcast to the state shape {shape}. Give a scalar or "
+                    f"one value per neuron (a tensor broadcastable to {shape})."
+                )
+
+    def extra_repr(self) -> str:
+        parts = [f"{name}={_short(self.param(name))}" for name in self.constraints if hasattr(self, "raw_" + name)]
+        if self.learnable:
+            parts.append(f"learnable={sorted(self.learnable)}")
+        return ", ".join(parts)
+
+
+def _short(t: torch.Tensor) -> str:
+    return f"{t.item():.4g}" if t.numel() == 1 else f"tensor{tuple(t.shape)}"
+
+
+# -- shared firing, reset and refractory logic ----------------------------------------------
+
+
+def check_reset(owner: str, reset: str) -> str:
+    check_choice(owner, "reset mode", reset, RESET_MODES)
+    return reset
+
+
+def check_nonnegative(owner: str, name: str, value, learnable: bool) -> None:
+    """Raise unless `value` is >= 0 (> 0 when learnable: stored by its log it cannot leave 0)."""
+    arr = as_numpy(value)
+    if not (np.all(arr > 0) if learnable else np.all(arr >= 0)):
+        want = "positive (it is learnable and stored by its log)" if learnable else ">= 0"
+        raise ValueError(f"`{owner}`: `{name}` must be {want}, got {arr.min() if arr.size > 1 else arr.item()!r}. "
+                         f"Pass a {'positive' if learnable else 'non-negative'} `{name}`.")
+
+
+def refractory_steps(owner: str, refractory, refractory_time, dt) -> int:
+    """The refractory period in whole steps, from steps or from time with `dt`."""
+    if refractory is not None and refractory_time is not None:
+        raise ValueError(f"`{owner}`: give the refractory period in steps or in time, not both.")
+    if refractory_time is not None:
+        check_positive(owner, "dt", dt, "Pass a positive time step `dt`.")
+        if refractory_time < 0:
+            raise ValueError(f"`{owner}`: `refractory_time` must be >= 0, got {refractory_time}.")
+        return int(round(refractory_time / dt))
+    steps = 0 if refractory is None else refractory
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(
+            f"`{owner}`: `refractory` must be a whole number of steps >= 0, got {refractory!r}. "
+            "For a period in time pass `refractory_time=` with `dt=`."
+        )
+    return int(steps)
+
+
+def fire(v, threshold, surrogate: AbstractSurrogate, active=None):
+    """Spikes where `v > threshold` (and the neuron is not refractory)."""
+    s = spike(v - threshold, surrogate)
+    return s if active is None else s * active
+
+
+def reset(v, s, threshold, *, mode: str, v_reset, detach: bool):
+    """Reset a membrane that has just fired: subtract the threshold, set to `v_reset`, or nothing."""
+    if mode == "none":
+        return v
+    if detach:
+        s = s.detach()
+    if mode == "subtract":
+        return v - threshold * s
+    return v * (1 - s) + v_reset * s
+
+
+def refractory_mask(counter):
+    """1.0 where the neuron may integrate and fire, 0.0 while it is refractory."""
+    return None if counter is None else (counter <= 0).to(counter.dtype).detach()
+
+
+def refractory_update(counter, s, period: int):
+    """Start the count-down where a neuron fired; count down elsewhere."""
+    if counter is None:
+        return None
+    s = s.detach()
+    return s * period + (1 - s) * torch.clamp(counter - 1, min=0)
+
+
+def hold(active, new, old):
+    """`new` where the neuron is active, `old` where it is refractory."""
+    return new if active is None else active * new + (1 - active) * old

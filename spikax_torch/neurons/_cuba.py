@@ -1,0 +1,105 @@
+"""Current-based LIF (torch twin of `spikax.neurons.CubaLIF`)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .._errors import as_numpy, check_positive
+from ..surrogate import FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    decay_from,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class CubaLIFState(NamedTuple):
+    """State of [`spikax_torch.neurons.CubaLIF`][]."""
+
+    i: torch.Tensor  # synaptic current, in units of the input
+    v: torch.Tensor  # membrane potential, in units of the input
+    refractory: torch.Tensor | None = None  # steps left to wait; None without a refractory period
+
+
+class CubaLIF(AbstractNeuron):
+    r"""Current-based LIF; one time step per call (as `spikax.neurons.CubaLIF`).
+
+    $$i' = \alpha i + x,\qquad \tilde v = \beta v + (1-\beta)\,i',\qquad s = H(\tilde v-\theta),\qquad
+      v' = \tilde v - \theta s$$
+
+    The current and the voltage updates are separate methods
+    ([`update_current`][spikax_torch.neurons.CubaLIF.update_current],
+    [`update_voltage`][spikax_torch.neurons.CubaLIF.update_voltage]) that a subclass may replace.
+    Gerstner et al., *Neuronal Dynamics* (2014), ch. 1.3 and 3.1.
+
+    **Arguments:** `alpha` (or `tau_syn`), `beta` (or `tau_mem`), `threshold`, `dt`, `reset`,
+    `v_reset`, `detach_reset`, `refractory` / `refractory_time`, `surrogate`, `learnable`, `dtype`.
+
+    **Example:**
+
+    ```python
+    neuron = spikax_torch.neurons.CubaLIF(tau_syn=5.0, tau_mem=10.0)
+    state, s = neuron(None, torch.tensor([1.0, 5.0, 50.0]))
+    ```
+    """
+
+    constraints = {"alpha": "decay", "beta": "decay", "threshold": "positive"}
+    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+
+    def __init__(self, alpha=None, beta=None, threshold=1.0, *, tau_syn=None, tau_mem=None, dt=1.0,
+                 reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
+                 surrogate=None, learnable=None, dtype=None):
+        owner = "spikax_torch.neurons.CubaLIF"
+        super().__init__(learnable)
+        if alpha is None and tau_syn is None:
+            alpha = 0.8
+        if beta is None and tau_mem is None:
+            beta = 0.9
+        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_syn, dt=dt, learnable="alpha" in self.learnable,
+                           tau_name="tau_syn")
+        beta = decay_from(owner, "beta", decay=beta, tau=tau_mem, dt=dt, learnable="beta" in self.learnable,
+                          tau_name="tau_mem")
+        check_positive(owner, "threshold", threshold)
+        self.store("alpha", alpha, dtype)
+        self.store("beta", beta, dtype)
+        self.store("threshold", threshold, dtype)
+        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None, device=None) -> CubaLIFState:
+        self.check_params(shape)
+        zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
+        return CubaLIFState(i=zeros, v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def update_current(self, i, x):
+        r"""Synaptic filter $\alpha i + x$."""
+        return self.param("alpha", i.dtype) * i + x
+
+    def update_voltage(self, v, i):
+        r"""Membrane $\beta v + (1-\beta) i$, driven by the *new* current."""
+        beta = self.param("beta", v.dtype)
+        return beta * v + (1 - beta) * i
+
+    def forward(self, state: CubaLIFState | None, x):
+        state = self.resolve_state(state, x)
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        i = self.update_current(state.i, x)
+        v = hold(active, self.update_voltage(state.v, i), state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
+        return CubaLIFState(i=i, v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s

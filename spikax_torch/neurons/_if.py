@@ -1,0 +1,83 @@
+"""Integrate-and-fire neuron without leak (torch twin of `spikax.neurons.IF`)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .._errors import as_numpy, check_positive
+from ..surrogate import FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class IFState(NamedTuple):
+    """State of [`spikax_torch.neurons.IF`][]."""
+
+    v: torch.Tensor  # membrane potential (summed input since the last reset)
+    refractory: torch.Tensor | None = None  # steps left to wait; None without a refractory period
+
+
+class IF(AbstractNeuron):
+    r"""Integrate-and-fire neuron without leak; one time step per call (as `spikax.neurons.IF`).
+
+    $$\tilde v = v + x,\qquad s = H(\tilde v-\theta),\qquad v' = \tilde v - \theta s\ \ (\text{or reset to } v_r,
+      \text{ or none})$$
+
+    Lapicque (1907); Gerstner et al., *Neuronal Dynamics* (2014), ch. 1.3.
+
+    **Arguments:** `threshold`, `dt` (for `refractory_time`), `reset`, `v_reset`, `detach_reset`,
+    `refractory` / `refractory_time`, `surrogate`, `learnable` (`("threshold",)`), `dtype`.
+
+    **Example:**
+
+    ```python
+    neuron = spikax_torch.neurons.IF()
+    state, s = neuron(None, torch.tensor([0.5, 1.0, 1.5]))  # s == [0, 0, 1]
+    ```
+    """
+
+    constraints = {"threshold": "positive"}
+    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+
+    def __init__(self, threshold=1.0, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
+                 refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
+        owner = "spikax_torch.neurons.IF"
+        super().__init__(learnable)
+        check_positive(owner, "threshold", threshold)
+        self.store("threshold", threshold, dtype)
+        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None, device=None) -> IFState:
+        self.check_params(shape)
+        zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
+        return IFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def update_voltage(self, v, x):
+        """Perfect integration $v + x$; replace in a subclass for other dynamics."""
+        return v + x
+
+    def forward(self, state: IFState | None, x):
+        state = self.resolve_state(state, x)
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        v = hold(active, self.update_voltage(state.v, x), state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
+        return IFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s

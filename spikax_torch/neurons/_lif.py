@@ -1,0 +1,94 @@
+"""Leaky integrate-and-fire neuron (torch twin of `spikax.neurons.LIF`)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from .._errors import as_numpy, check_positive
+from ..surrogate import FastSigmoid
+from ._base import (
+    AbstractNeuron,
+    check_reset,
+    decay_from,
+    default_dtype,
+    fire,
+    hold,
+    refractory_mask,
+    refractory_steps,
+    refractory_update,
+    reset,
+)
+
+
+class LIFState(NamedTuple):
+    """State of [`spikax_torch.neurons.LIF`][]."""
+
+    v: torch.Tensor  # membrane potential, in units of the input
+    refractory: torch.Tensor | None = None  # steps left to wait; None without a refractory period
+
+
+class LIF(AbstractNeuron):
+    r"""Leaky integrate-and-fire neuron; one time step per call (same equations as `spikax.neurons.LIF`).
+
+    $$\tilde v = \beta v + (1-\beta)\,x,\qquad s = H(\tilde v-\theta),\qquad
+      v' = \tilde v - \theta s\ \ (\text{or } \tilde v(1-s) + v_r s,\ \text{or } \tilde v)$$
+
+    Integrate ([`update_voltage`][spikax_torch.neurons.LIF.update_voltage], which a subclass may
+    replace), spike if $\tilde v > \theta$, reset in the same step. Gerstner et al., *Neuronal
+    Dynamics* (2014), ch. 1.3.
+
+    **Arguments:** as [`spikax.neurons.LIF`][]: `beta` (or `tau` with `dt`), `threshold`,
+    `reset`, `v_reset`, `detach_reset`, `refractory` / `refractory_time`, `surrogate`,
+    `learnable`, `dtype` (default: torch's default float). Parameters may be tensors of any
+    shape that broadcasts to the neurons (e.g. one `beta` per neuron).
+
+    **Example:**
+
+    ```python
+    lif = spikax_torch.neurons.LIF(beta=0.9)
+    state, s = lif(None, torch.tensor([[0.5, 2.0, 20.0]]))  # state made from the input's shape
+    ```
+    """
+
+    constraints = {"beta": "decay", "threshold": "positive"}
+    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+
+    def __init__(self, beta=None, threshold=1.0, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
+                 detach_reset=False, refractory=None, refractory_time=None, surrogate=None, learnable=None,
+                 dtype=None):
+        owner = "spikax_torch.neurons.LIF"
+        super().__init__(learnable)
+        if beta is None and tau is None:
+            beta = 0.9
+        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
+        check_positive(owner, "threshold", threshold)
+        self.store("beta", beta, dtype)
+        self.store("threshold", threshold, dtype)
+        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None, device=None) -> LIFState:
+        self.check_params(shape)
+        zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
+        return LIFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+
+    def update_voltage(self, v, x):
+        r"""Leaky integration $\beta v + (1-\beta)x$; replace in a subclass for other dynamics."""
+        beta = self.param("beta", v.dtype)
+        return beta * v + (1 - beta) * x
+
+    def forward(self, state: LIFState | None, x):
+        state = self.resolve_state(state, x)
+        self.check_input(state.v, x)
+        dtype = state.v.dtype
+        threshold = self.param("threshold", dtype)
+        active = refractory_mask(state.refractory)
+        v = hold(active, self.update_voltage(state.v, x), state.v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
+        return LIFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s

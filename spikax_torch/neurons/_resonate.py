@@ -1,0 +1,82 @@
+"""Resonate-and-fire neuron (torch twin of `spikax.neurons.ResonateAndFire`)."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+from .._errors import check_choice, check_positive
+from ..surrogate import FastSigmoid
+from ._base import AbstractNeuron, decay_from, default_dtype, fire
+
+
+class ResonateAndFireState(NamedTuple):
+    """State of [`spikax_torch.neurons.ResonateAndFire`][]: the complex potential `re + i im`."""
+
+    re: torch.Tensor  # real part (current-like)
+    im: torch.Tensor  # imaginary part (voltage-like, compared with the threshold)
+
+
+class ResonateAndFire(AbstractNeuron):
+    r"""Resonate-and-fire neuron (Izhikevich 2001, Neural Netw. 14:883).
+
+    $$z' = r e^{i\omega\Delta t} z + x,\qquad s = H(\mathrm{Im}\,z' - \theta),\qquad z' \leftarrow (1-s)z'$$
+
+    in real arithmetic, as [`spikax.neurons.ResonateAndFire`][]. The rotation is the method
+    [`rotate`][spikax_torch.neurons.ResonateAndFire.rotate], which a subclass may replace.
+
+    **Arguments:** `decay` (or `tau` with `dt`), `omega`, `threshold`, `dt`, `reset` (`"zero"` or
+    `"none"`), `detach_reset`, `surrogate`, `learnable`, `dtype`.
+
+    **Example:**
+
+    ```python
+    neuron = spikax_torch.neurons.ResonateAndFire(omega=2 * math.pi / 8)
+    state, s = neuron(None, torch.ones(4))
+    ```
+    """
+
+    constraints = {"decay": "decay", "omega": "real", "threshold": "positive"}
+    static_fields = ("dt", "reset", "detach_reset", "surrogate")
+
+    def __init__(self, decay=None, omega=2 * math.pi / 10, threshold=1.0, *, tau=None, dt=1.0, reset="zero",
+                 detach_reset=False, surrogate=None, learnable=None, dtype=None):
+        owner = "spikax_torch.neurons.ResonateAndFire"
+        super().__init__(learnable)
+        if decay is None and tau is None:
+            decay = 0.9
+        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
+        decay = decay_from(owner, "decay", decay=decay, tau=tau, dt=dt, learnable="decay" in self.learnable)
+        check_positive(owner, "threshold", threshold)
+        check_choice(owner, "reset mode", reset, ("zero", "none"))
+        self.store("decay", decay, dtype)
+        self.store("omega", omega, dtype)
+        self.store("threshold", threshold, dtype)
+        self.dt = float(dt)
+        self.reset = reset
+        self.detach_reset = bool(detach_reset)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def init_state(self, shape, dtype=None, device=None) -> ResonateAndFireState:
+        self.check_params(shape)
+        zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
+        return ResonateAndFireState(re=zeros, im=zeros)
+
+    def rotate(self, re, im, x):
+        """Damped rotation by $\\omega\\Delta t$ plus the input on the real axis."""
+        r = self.param("decay", re.dtype)
+        phi = self.param("omega", re.dtype) * self.dt
+        cos, sin = r * torch.cos(phi), r * torch.sin(phi)
+        return cos * re - sin * im + x, sin * re + cos * im
+
+    def forward(self, state: ResonateAndFireState | None, x):
+        state = self.resolve_state(state, x)
+        self.check_input(state.re, x)
+        re, im = self.rotate(state.re, state.im, x)
+        s = fire(im, self.param("threshold", re.dtype), self.surrogate)
+        if self.reset == "zero":
+            keep = 1 - (s.detach() if self.detach_reset else s)
+            re, im = re * keep, im * keep
+        return ResonateAndFireState(re=re, im=im), s
