@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -47,8 +49,11 @@ def delta(x, threshold: float = 0.1, *, off_spikes: bool = True):
     if x.ndim < 1:
         raise ValueError(f"`{owner}`: expected a signal with time on axis 0, got a scalar. "
                          "Pass an array of shape (T, ...).")
-    threshold = as_param(threshold, x.dtype)
+    return _delta(x, as_param(threshold, x.dtype), off_spikes)
 
+
+@functools.partial(jax.jit, static_argnums=2)  # one compiled kernel per shape, also when called eagerly
+def _delta(x, threshold, off_spikes):
     def step(ref, xt):
         on = xt - ref > threshold
         off = ref - xt > threshold

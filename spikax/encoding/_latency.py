@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from .._errors import check_choice, check_in_range, check_positive
@@ -51,14 +54,20 @@ def latency(x, n_steps: int, *, kind: str = "linear", threshold: float = 0.01, t
                    fix="Pass a threshold in [0, 1).")
     x = float_input(owner, x, dtype)
     check_unit_interval(owner, x)
-    threshold = as_param(threshold, x.dtype)
+    if kind == "log":
+        tau = n_steps / 5 if tau is None else tau
+        check_positive(owner, "tau", tau)
+    else:
+        tau = 1.0  # unused
+    return _latency(x, as_param(threshold, x.dtype), as_param(tau, x.dtype), n_steps, kind)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))  # one compiled kernel per shape, also when called eagerly
+def _latency(x, threshold, tau, n_steps, kind):
     fires = x > threshold
     if kind == "linear":
         times = jnp.round((1 - x) * (n_steps - 1))
     else:
-        tau = n_steps / 5 if tau is None else tau
-        check_positive(owner, "tau", tau)
-        tau = as_param(tau, x.dtype)
         safe_x = jnp.where(fires, x, 1.0)  # avoids log(0) and a NaN gradient where no spike is emitted
         times = jnp.round(tau * jnp.log(safe_x / (safe_x - threshold)))
     times = jnp.clip(times, 0, n_steps - 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -52,13 +54,19 @@ def population(x, n_neurons: int, *, low: float = 0.0, high: float = 1.0, sigma:
     if sigma is None:
         sigma = (high - low) / max(n_neurons - 1, 1)
     check_positive(owner, "sigma", sigma)
-    sigma = as_param(sigma, x.dtype)
+    if n_steps is not None:
+        n_steps = check_steps(owner, n_steps)
+        check_key(owner, key)
+        check_in_range(owner, "max_prob", max_prob, 0.0, 1.0)
+    return _population(x, as_param(sigma, x.dtype), as_param(max_prob, x.dtype), key, n_neurons, float(low),
+                       float(high), n_steps)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6, 7))  # one compiled kernel per shape
+def _population(x, sigma, max_prob, key, n_neurons, low, high, n_steps):
     centres = jnp.linspace(low, high, n_neurons, dtype=x.dtype)
     rates = jnp.exp(-((x[..., None] - centres) ** 2) / (2 * sigma**2))
     if n_steps is None:
         return rates
-    n_steps = check_steps(owner, n_steps)
-    check_key(owner, key)
-    check_in_range(owner, "max_prob", max_prob, 0.0, 1.0)
     u = jax.random.uniform(key, (n_steps, *rates.shape), dtype=x.dtype)
-    return (u < rates * as_param(max_prob, x.dtype)).astype(x.dtype)
+    return (u < rates * max_prob).astype(x.dtype)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
-import jax.numpy as jnp
 
 from .._errors import check_in_range
 from ._common import as_param, check_key, check_steps, check_unit_interval, float_input
@@ -43,6 +44,10 @@ def rate(x, n_steps: int, *, key, max_prob: float = 1.0, dtype=None):
     check_in_range(owner, "max_prob", max_prob, 0.0, 1.0)
     x = float_input(owner, x, dtype)
     check_unit_interval(owner, x)
-    p = x * as_param(max_prob, x.dtype)
+    return _rate(x, as_param(max_prob, x.dtype), key, n_steps)
+
+
+@functools.partial(jax.jit, static_argnums=3)  # one compiled kernel per shape, also when called eagerly
+def _rate(x, max_prob, key, n_steps):
     u = jax.random.uniform(key, (n_steps, *x.shape), dtype=x.dtype)
-    return (u < p).astype(x.dtype)
+    return (u < x * max_prob).astype(x.dtype)
