@@ -239,6 +239,11 @@ def test_events_to_frames_by_hand():
     windows = datasets.events_to_frames(ev, (3, 2, 2), time_window=10)  # t - t0 = 0, 5, 9, 30
     assert windows.shape == (4, 2, 2, 3)
     np.testing.assert_array_equal(windows.sum(axis=(1, 2, 3)), [3, 0, 0, 1])
+    as_float = np.zeros(4, [("x", int), ("y", int), ("t", float), ("p", int)])
+    for name in "xyp":
+        as_float[name] = ev[name]
+    as_float["t"] = [1.0, 1.5, 1.9, 4.0]  # seconds; span 3 s: bins [1, 2.5), [2.5, 4]
+    np.testing.assert_array_equal(datasets.events_to_frames(as_float, (3, 2, 2), n_time_bins=2), want)
     one_pol = datasets.events_to_frames(ev, (3, 2, 1), n_time_bins=1)
     assert one_pol.shape == (1, 1, 2, 3) and one_pol.sum() == 4
 

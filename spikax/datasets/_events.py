@@ -61,7 +61,8 @@ def events_to_frames(events: np.ndarray, sensor_size, *, n_time_bins: int | None
 
     Time is measured from the first event $t_0$. With `n_time_bins` $=T$, the span
     $[t_0, t_{\max}]$ is cut into $T$ equal bins: event $k$ goes to
-    $\lfloor T (t_k - t_0) / (t_{\max} - t_0 + 1) \rfloor$. With `time_window` $=w$, event $k$
+    $\lfloor T (t_k - t_0) / (t_{\max} - t_0 + 1) \rfloor$ for integer times (clock ticks such
+    as microseconds), or $\min(\lfloor T (t_k - t_0) / (t_{\max} - t_0) \rfloor, T-1)$ for float times. With `time_window` $=w$, event $k$
     goes to bin $\lfloor (t_k - t_0)/w \rfloor$ and there are as many bins as needed.
 
     **Arguments:**
@@ -106,9 +107,12 @@ def events_to_frames(events: np.ndarray, sensor_size, *, n_time_bins: int | None
     if n_time_bins is not None:
         if isinstance(n_time_bins, bool) or not isinstance(n_time_bins, (int, np.integer)) or n_time_bins < 1:
             raise ValueError(f"`{owner}`: `n_time_bins` must be a positive int, got {n_time_bins!r}.")
-        span = (t.max() + 1) if len(events) else 1
-        bins = (t * n_time_bins // span).astype(np.int64) if np.issubdtype(t.dtype, np.integer) \
-            else np.minimum(np.floor(t * n_time_bins / span), n_time_bins - 1).astype(np.int64)
+        if np.issubdtype(t.dtype, np.integer):  # integer clock ticks: the last tick still needs room
+            span = int(t.max()) + 1 if len(events) else 1
+            bins = t.astype(np.int64) * n_time_bins // span
+        else:  # real-valued times: the last event closes the last bin
+            span = float(t.max()) if len(events) and t.max() > 0 else 1.0
+            bins = np.minimum(np.floor(t * n_time_bins / span), n_time_bins - 1).astype(np.int64)
         n_bins = int(n_time_bins)
     else:
         if not time_window > 0:
