@@ -20,8 +20,10 @@ def check_in_range(owner: str, name: str, value, low: float, high: float, fix: s
                    include_low: bool = False) -> None:
     """Raise if a concrete `value` lies outside (low, high] (or [low, high] with `include_low`)."""
     arr = _concrete(value)
+    if arr is None:  # traced under jit: cannot be checked now
+        return
     above = np.all(arr >= low) if include_low else np.all(arr > low)
-    if arr is not None and not (above and np.all(arr <= high)):
+    if not (above and np.all(arr <= high)):
         interval = f"{'[' if include_low else '('}{low:g}, {high:g}]"
         raise ValueError(
             f"`{owner}`: `{name}` must lie in {interval}, got {_show(arr)}. "

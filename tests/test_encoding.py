@@ -141,3 +141,11 @@ def test_public_names_are_documented_with_examples():
     for name in names:
         doc = getattr(package, name).__doc__ or ""
         assert "**Example:**" in doc and "**Arguments:**" in doc, name
+
+
+def test_traced_hyper_parameters_are_accepted():
+    """Range checks skip traced values instead of failing on them."""
+    f = jax.jit(lambda p, th: (encoding.rate(jnp.full(3, 0.5), 4, key=jax.random.key(0), max_prob=p),
+                               encoding.latency(jnp.full(3, 0.5), 4, threshold=th)))
+    rate, lat = f(1.0, 0.1)
+    assert rate.shape == lat.shape == (4, 3)
