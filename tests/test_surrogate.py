@@ -7,6 +7,7 @@ The expected derivatives are written again here in NumPy (float64), independentl
 import dataclasses
 import math
 import re
+import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -179,28 +180,46 @@ def test_docstring_has_formula_citation_and_example(surrogate):
     doc = type(surrogate).__doc__
     assert "$$" in doc and "**Arguments:**" in doc and "**Example:**" in doc
     assert re.search(r"\b(19|20)\d\d\b", doc), "cite the source (author and year)"
+    _run_examples(doc)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: jnp.dtype(d).name)
+def _run_examples(doc):
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert blocks
+    for block in blocks:
+        exec(textwrap.dedent(block), {"jnp": jnp, "jax": jax, "spikax": spikax})
+
+
+def test_module_docstring_recipes_run():
+    _run_examples(spikax.surrogate.__doc__)
+
+
 @pytest.mark.parametrize("surrogate", ALL_SURROGATES, ids=type_name)
-def test_forward_is_exact_heaviside_in_every_dtype(surrogate, dtype):
-    tiny = float(jnp.finfo(dtype).tiny)
-    values = [-np.inf, -3.0, -tiny, -0.0, 0.0, tiny, 1e-3, 2.0, np.inf]
-    x = jnp.array(values, dtype)
-    finite = jnp.array([-1.5, -0.2, 0.0, 0.3, 1.2], dtype)
+def test_forward_is_exact_heaviside_in_every_dtype(surrogate):
+    inputs = {}
+    for dtype in DTYPES:
+        tiny = float(jnp.finfo(dtype).tiny)
+        values = [-np.inf, -3.0, -tiny, -0.0, 0.0, tiny, 1e-3, 2.0, np.inf]
+        inputs[jnp.dtype(dtype).name] = (jnp.array(values, dtype), jnp.array([-1.5, -0.2, 0.0, 0.3, 1.2], dtype))
 
-    @jax.jit  # one compilation instead of many eager ones keeps this 72-case test fast
-    def run(x, finite):
-        grad = jax.grad(lambda y: spike(y, surrogate).sum())(finite)
-        return spike(x, surrogate), surrogate.derivative(finite), grad
+    @jax.jit  # all four dtypes in one compilation keeps this test fast
+    def run(inputs):
+        def one(x, finite):
+            grad = jax.grad(lambda y: spike(y, surrogate).sum())(finite)
+            return spike(x, surrogate), surrogate.derivative(finite), grad
 
-    s, derivative, grad = run(x, finite)
-    assert s.dtype == derivative.dtype == grad.dtype == x.dtype
-    np.testing.assert_array_equal(np.asarray(s, np.float64), np.array(values) > 0)
-    # A few rounding errors of the dtype, no more: catches formulas that cancel in low precision.
-    expected = REFERENCE[type(surrogate)][0](surrogate, np.asarray(finite, np.float64))
-    eps = float(jnp.finfo(dtype).eps)
-    np.testing.assert_allclose(np.asarray(grad, np.float64), expected, rtol=16 * eps, atol=16 * eps * np.max(expected))
+        return {name: one(*args) for name, args in inputs.items()}
+
+    for name, (s, derivative, grad) in run(inputs).items():
+        x, finite = inputs[name]
+        assert s.dtype == derivative.dtype == grad.dtype == x.dtype, name
+        x64 = np.asarray(x, np.float64)
+        np.testing.assert_array_equal(np.asarray(s, np.float64), x64 > 0, err_msg=name)
+        # A few rounding errors of the dtype, no more: catches formulas that cancel in low precision.
+        expected = REFERENCE[type(surrogate)][0](surrogate, np.asarray(finite, np.float64))
+        eps = float(jnp.finfo(x.dtype).eps)
+        np.testing.assert_allclose(np.asarray(grad, np.float64), expected, rtol=16 * eps,
+                                   atol=16 * eps * np.max(expected), err_msg=name)
 
 
 @pytest.mark.parametrize("surrogate", VARIANTS, ids=VARIANT_IDS)
