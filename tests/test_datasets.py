@@ -115,27 +115,27 @@ def test_mnist_offline_error(tmp_path, offline):
 
 
 def test_mnist_download_verifies_checksum(data_path, tmp_path, monkeypatch):
-    """Simulated mirrors: the first serves a corrupt file, the second the real one."""
+    """Two local `file://` mirrors: the first serves corrupt files, the second the real ones."""
     need(data_path / "mnist" / "t10k-images-idx3-ubyte.gz")
+    from spikax.datasets import _mnist
+
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz"):
+        (corrupt / name).write_bytes(b"not the file")
+    monkeypatch.setattr(_mnist, "MNIST_MIRRORS", (corrupt.as_uri(), (data_path / "mnist").as_uri()))
     monkeypatch.setenv("SPIKAX_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SPIKAX_DATA", raising=False)
-    served = []
-
-    def fake_download(url, dest, timeout=60.0):
-        served.append(url)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if "ossci" in url:
-            dest.write_bytes(b"not the file")
-        else:
-            shutil.copy(data_path / "mnist" / url.rsplit("/", 1)[1], dest)
-
-    monkeypatch.setattr(_files, "_download", fake_download)
     x, y = datasets.load_mnist("test", limit=4)
-    assert x.shape == (4, 28, 28) and len(served) == 4
-    assert (tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
-    served.clear()
-    datasets.load_mnist("test", limit=4)  # now read from the cache
-    assert served == []
+    assert x.shape == (4, 28, 28)
+    cached = tmp_path / "cache" / "mnist"
+    assert sorted(p.name for p in cached.iterdir()) == ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+    monkeypatch.setattr(_mnist, "MNIST_MIRRORS", ())  # now read from the cache, no mirror needed
+    np.testing.assert_array_equal(datasets.load_mnist("test", limit=4)[0], x)
+    monkeypatch.setattr(_mnist, "MNIST_MIRRORS", (corrupt.as_uri(),))
+    with pytest.raises(FileNotFoundError, match="wrong MD5 checksum"):
+        datasets.load_mnist("train", limit=4)
+    assert not list(cached.glob("train-*"))  # a corrupt download is not left behind
 
 
 def test_read_idx_errors(tmp_path):

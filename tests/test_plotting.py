@@ -1,5 +1,6 @@
 """Tests for spikax.plotting: each plot renders to a PNG and draws the data it was given."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -7,15 +8,20 @@ import pytest
 
 from spikax import plotting
 
-matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is optional (pip install 'spikax[plot]')")
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
+@pytest.fixture
+def plt():
+    matplotlib = pytest.importorskip("matplotlib", reason="matplotlib is optional (pip install 'spikax[plot]')")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
+    yield plt
     plt.close("all")
+
+
+def test_import_spikax_does_not_import_matplotlib():
+    code = "import sys, spikax; assert 'matplotlib' not in sys.modules, 'matplotlib was imported eagerly'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def _save(ax, path):
@@ -23,7 +29,7 @@ def _save(ax, path):
     assert path.is_file() and path.stat().st_size > 2000  # a real image, not an empty file
 
 
-def test_raster(tmp_path):
+def test_raster(tmp_path, plt):
     rng = np.random.default_rng(0)
     spikes = (rng.random((50, 2, 4)) < 0.1).astype(np.float32)
     ax = plotting.raster(spikes, dt=0.5)
@@ -34,7 +40,7 @@ def test_raster(tmp_path):
     assert plotting.raster(spikes, ax=given) is given
 
 
-def test_traces(tmp_path):
+def test_traces(tmp_path, plt):
     v = np.cumsum(np.full((30, 3), 0.05), axis=0)
     ax = plotting.traces(v, threshold=1.0)
     _save(ax, tmp_path / "traces.png")
@@ -46,7 +52,7 @@ def test_traces(tmp_path):
     np.testing.assert_array_equal(ax2.lines[0].get_xdata(), np.arange(30) * 2.0)
 
 
-def test_rate_histogram(tmp_path):
+def test_rate_histogram(tmp_path, plt):
     spikes = np.zeros((100, 6))
     spikes[::10, :3] = 1  # three neurons at 100 Hz (dt = 1 ms), three silent
     ax = plotting.rate_histogram(spikes, dt=1e-3, bins=[0, 50, 150])
@@ -54,7 +60,7 @@ def test_rate_histogram(tmp_path):
     np.testing.assert_array_equal([p.get_height() for p in ax.patches], [3, 3])
 
 
-def test_training_curves(tmp_path):
+def test_training_curves(tmp_path, plt):
     history = {"loss": [1.0, 0.6, 0.4], "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]}
     axes = plotting.training_curves(history)
     assert len(axes) == 2
