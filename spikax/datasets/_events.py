@@ -62,8 +62,9 @@ def events_to_frames(events: np.ndarray, sensor_size, *, n_time_bins: int | None
     Time is measured from the first event $t_0$. With `n_time_bins` $=T$, the span
     $[t_0, t_{\max}]$ is cut into $T$ equal bins: event $k$ goes to
     $\lfloor T (t_k - t_0) / (t_{\max} - t_0 + 1) \rfloor$ for integer times (clock ticks such
-    as microseconds), or $\min(\lfloor T (t_k - t_0) / (t_{\max} - t_0) \rfloor, T-1)$ for float times. With `time_window` $=w$, event $k$
-    goes to bin $\lfloor (t_k - t_0)/w \rfloor$ and there are as many bins as needed.
+    as microseconds), or $\min(\lfloor T (t_k - t_0) / (t_{\max} - t_0) \rfloor, T-1)$ for float
+    times. With `time_window` $=w$, event $k$ goes to bin $\lfloor (t_k - t_0)/w \rfloor$ and
+    there are as many bins as needed.
 
     **Arguments:**
 

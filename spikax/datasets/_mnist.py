@@ -69,9 +69,10 @@ def load_mnist(split: str = "train", *, view: str = "image", root=None, limit: i
                dtype=np.float32):
     r"""MNIST handwritten digits (LeCun et al. 1998) as NumPy arrays, in several views.
 
-    Files are found in `root` (or `root/mnist`), else in `$SPIKAX_DATA/mnist`, else in the cache
-    (`$SPIKAX_CACHE` or `~/.cache/spikax`); if absent they are downloaded into the cache. Every
-    file's MD5 is checked against the standard checksums.
+    Files are looked for in `root` (or `root/mnist`) when it is given, otherwise in
+    `$SPIKAX_DATA/mnist`; then in the cache (`$SPIKAX_CACHE` or `~/.cache/spikax`, sub-folder
+    `mnist/`). If absent they are downloaded into the cache from a list of mirrors. Every file's
+    MD5 is checked against the standard checksums, whether found or downloaded.
 
     Views (pixel values scaled to $[0, 1]$; time is axis 1, right after the sample axis):
 
