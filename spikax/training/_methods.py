@@ -1,0 +1,134 @@
+"""Gradient methods by name: the registry behind `fit(method=...)` and `spikax train --method`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+
+from ..loop import BPTT, CheckpointedBPTT, TruncatedBPTT
+
+# A gradient function: (loss_fn, params, static, x, y, key) -> ((loss, metrics), grads).
+GradientFunction = Callable
+
+_REGISTRY: dict[str, tuple[Callable[..., GradientFunction], str]] = {}
+
+
+def register_method(name: str, factory: Callable[..., GradientFunction], description: str = "") -> None:
+    """Make a gradient method available to [`spikax.training.fit`][] and the `spikax` command by name.
+
+    A method is a factory returning a *gradient function*
+
+    `grad_fn(loss_fn, params, static, x, y, key) -> ((loss, metrics), grads)`
+
+    where `params, static = eqx.partition(model, spikax.trainable(model))`, `loss_fn(model, x, y,
+    *, method, key) -> (loss, metrics)` is the task's loss, and `grads` has the structure of
+    `params`. The BPTT family computes `grads` with reverse mode through `spikax.run`; online
+    learners (`spikax.online`) register their own functions under their own names.
+
+    **Arguments:**
+
+    - `name`: the name used on the command line (`spikax train randman --method NAME`).
+    - `factory`: called with keyword options (e.g. `k=` for truncation) to build a gradient function.
+    - `description`: one line shown by `spikax train --help`.
+
+    **Example:**
+
+    ```python
+    def my_method(**options):
+        return spikax.training.get_method("bptt")  # or a custom gradient function
+    spikax.training.register_method("mine", my_method, "BPTT under another name")
+    ```
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"`spikax.training.register_method`: `name` must be a non-empty string, got {name!r}.")
+    if not callable(factory):
+        raise TypeError(f"`spikax.training.register_method`: `factory` must be callable, got "
+                        f"{type(factory).__name__}.")
+    _REGISTRY[name] = (factory, description)
+
+
+def methods() -> dict[str, str]:
+    """The registered gradient methods, `{name: description}`.
+
+    **Example:**
+
+    ```python
+    sorted(spikax.training.methods())  # ['bptt', 'checkpointed', 'truncated', ...]
+    ```
+    """
+    return {name: description for name, (_, description) in _REGISTRY.items()}
+
+
+def get_method(method="bptt", **options) -> GradientFunction:
+    """A gradient function from a name, a [`spikax.loop.AbstractGradientMethod`][], or a function.
+
+    **Arguments:**
+
+    - `method`: a registered name (`"bptt"`, `"checkpointed"`, `"truncated"`, ...), an instance
+      such as `spikax.TruncatedBPTT(k=20)`, or a gradient function (returned as is).
+    - `options`: keyword options passed to the named method's factory (e.g. `k=20` for `"truncated"`).
+
+    **Returns:**
+
+    `grad_fn(loss_fn, params, static, x, y, key) -> ((loss, metrics), grads)`.
+
+    **Example:**
+
+    ```python
+    grad_fn = spikax.training.get_method("truncated", k=25)
+    ```
+    """
+    from ..loop import AbstractGradientMethod
+
+    if isinstance(method, AbstractGradientMethod):
+        return reverse_mode(method)
+    if isinstance(method, str):
+        if method not in _REGISTRY:
+            raise ValueError(f"`spikax.training.get_method`: unknown method {method!r}. Known methods: "
+                             f"{', '.join(sorted(_REGISTRY))}.")
+        factory, _ = _REGISTRY[method]
+        try:
+            return factory(**options)
+        except TypeError as error:
+            raise TypeError(f"`spikax.training.get_method`: method {method!r} does not take the options "
+                            f"{sorted(options)}: {error}") from error
+    if callable(method):
+        return method
+    raise TypeError(f"`spikax.training.get_method`: `method` must be a name, a gradient method such as "
+                    f"`spikax.BPTT()`, or a gradient function; got {type(method).__name__}.")
+
+
+def reverse_mode(run_method) -> GradientFunction:
+    """A gradient function that differentiates the whole loss with reverse mode.
+
+    The loss runs the model with `run_method` (e.g. [`spikax.BPTT`][]) inside `spikax.run`, and
+    `eqx.filter_value_and_grad` differentiates it with respect to the trainable leaves.
+
+    **Example:**
+
+    ```python
+    grad_fn = spikax.training.reverse_mode(spikax.CheckpointedBPTT(every=10))
+    ```
+    """
+
+    def grad_fn(loss_fn, params, static, x, y, key):
+        def loss(p):
+            return loss_fn(eqx.combine(p, static), x, y, method=run_method, key=key)
+
+        return eqx.filter_value_and_grad(loss, has_aux=True)(params)
+
+    return grad_fn
+
+
+def _truncated(k: int = 20) -> GradientFunction:
+    return reverse_mode(TruncatedBPTT(k=k))
+
+
+def _checkpointed(every: int | None = None) -> GradientFunction:
+    return reverse_mode(CheckpointedBPTT(every=every))
+
+
+register_method("bptt", lambda: reverse_mode(BPTT()), "backpropagation through time (memory ~T)")
+register_method("checkpointed", _checkpointed, "BPTT storing the state every ~sqrt(T) steps (memory ~sqrt(T))")
+register_method("truncated", _truncated, "BPTT with the gradient cut every k steps (default k=20)")
