@@ -1,0 +1,435 @@
+"""The neuron zoo: one shared suite for every neuron, closed forms, firing patterns and errors."""
+
+import chex
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from helpers import assert_tree_allclose, type_name
+from jax.flatten_util import ravel_pytree
+
+import spikax
+from spikax.neurons import (
+    ALIF,
+    ALL_NEURONS,
+    IF,
+    IZHIKEVICH_PRESETS,
+    LI,
+    LIF,
+    AdEx,
+    CubaLIF,
+    Izhikevich,
+    ResonateAndFire,
+    SigmaDelta,
+)
+
+N = 3  # neurons per test: tiny, x64 is on
+T = 6  # time steps
+
+HETERO = jnp.array([0.7, 0.85, 0.95])
+OPTION_VARIANTS = [
+    pytest.param(LIF(refractory=2), id="LIF-refractory"),
+    pytest.param(CubaLIF(refractory_time=2.0, dt=1.0), id="CubaLIF-refractory_time"),
+    pytest.param(IF(reset="zero", v_reset=-0.1), id="IF-reset_zero"),
+    pytest.param(CubaLIF(reset="none"), id="CubaLIF-reset_none"),
+    pytest.param(ALIF(detach_reset=True, refractory=1), id="ALIF-detached_refractory"),
+    pytest.param(LIF(beta=HETERO, threshold=jnp.array([0.5, 1.0, 2.0])), id="LIF-heterogeneous"),
+    pytest.param(ALIF(alpha=HETERO, rho=HETERO, beta_a=jnp.array([0.0, 0.1, 1.0])), id="ALIF-heterogeneous"),
+    pytest.param(Izhikevich.preset("chattering", d=jnp.array([1.0, 2.0, 3.0])), id="Izhikevich-heterogeneous"),
+    pytest.param(SigmaDelta(activation="identity", quantize=True, leak=0.9), id="SigmaDelta-quantized"),
+]
+LEARNABLE_VARIANTS = [
+    pytest.param(type(n)(**({"leak": 0.95} if isinstance(n, SigmaDelta) else {}),
+                         learnable=tuple(type(n).constraints)), id=f"{type_name(n)}-learnable")
+    for n in ALL_NEURONS
+]
+SUITE = [pytest.param(n, id=type_name(n)) for n in ALL_NEURONS] + OPTION_VARIANTS
+# Gradient checks: every neuron with all parameters learnable, and the options that change the graph.
+GRADIENT_SUITE = LEARNABLE_VARIANTS + [
+    pytest.param(LIF(refractory=1, reset="zero", learnable=("beta", "threshold")), id="LIF-refractory-learnable"),
+    pytest.param(ALIF(detach_reset=True, learnable=("alpha", "rho", "beta_a", "threshold")),
+                 id="ALIF-detached-learnable"),
+]
+
+
+def inputs(neuron, key, shape=(T, N), dtype=jnp.float64):
+    """Random inputs of the size that makes this neuron respond."""
+    return neuron.input_scale * jax.random.uniform(key, shape, dtype, 0.0, 3.0)
+
+
+def run_loop(neuron, state, xs):
+    ys = []
+    for x in xs:
+        state, y = neuron(state, x)
+        ys.append(y)
+    return state, jnp.stack(ys)
+
+
+def run_scan(neuron, state, xs):
+    return jax.lax.scan(lambda s, x: neuron(s, x), state, xs)
+
+
+def summary(neuron, xs):
+    """Everything a run produces, as one flat vector (outputs and final state).
+
+    A Python loop, run eagerly: for a few steps this is much cheaper than compiling a scan.
+    """
+    state, ys = run_loop(neuron, neuron.init_state(xs.shape[1:], xs.dtype), xs)
+    return jnp.concatenate([ys.ravel()] + [leaf.ravel() for leaf in jax.tree_util.tree_leaves(state)])
+
+
+# -- shared suite --------------------------------------------------------------------------
+
+
+def test_all_neurons_has_one_of_each():
+    names = [type_name(n) for n in ALL_NEURONS]
+    assert names == ["IF", "LIF", "CubaLIF", "ALIF", "LI", "Izhikevich", "AdEx", "ResonateAndFire", "SigmaDelta"]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("neuron", SUITE)
+def test_state_shape_and_dtype_are_stable(neuron, dtype, getkey):
+    state = neuron.init_state((N,), dtype)
+    chex.assert_tree_shape_prefix(state, (N,))
+    xs = inputs(neuron, getkey(), shape=(3, N), dtype=dtype)
+    for x in xs:  # eagerly: jit is covered by the retrace test
+        new_state, y = neuron(state, x)
+        chex.assert_trees_all_equal_shapes_and_dtypes(new_state, state)
+        chex.assert_shape(y, (N,))
+        chex.assert_type(y, dtype)
+        state = new_state
+    chex.assert_tree_all_finite(state)
+
+
+@pytest.mark.parametrize("neuron", SUITE)
+def test_second_jitted_call_does_not_retrace(neuron, getkey):
+    traces = 0
+
+    def step(state, x):
+        nonlocal traces
+        traces += 1
+        return neuron(state, x)
+
+    step = jax.jit(step)
+    xs = inputs(neuron, getkey())
+    state, _ = step(neuron.init_state((N,)), xs[0])
+    step(state, xs[1])
+    assert traces == 1
+
+
+@pytest.mark.parametrize("neuron", SUITE)
+def test_vmap_equals_python_loop_over_batch(neuron, getkey):
+    xs = inputs(neuron, getkey(), shape=(2, N))
+    states = jax.vmap(lambda _: neuron.init_state((N,)))(jnp.arange(2))
+    # two steps, so the batched state is used as well as produced
+    s1, y1 = jax.vmap(neuron)(states, xs)
+    s2, y2 = jax.vmap(neuron)(s1, 2 * xs)
+    for b in range(2):
+        state = neuron.init_state((N,))
+        state, yb1 = neuron(state, xs[b])
+        state, yb2 = neuron(state, 2 * xs[b])
+        assert_tree_allclose((yb1, yb2, state), (y1[b], y2[b], jax.tree_util.tree_map(lambda l: l[b], s2)),
+                             rtol=1e-12)
+
+
+@pytest.mark.parametrize("neuron", SUITE)
+def test_scan_over_time_equals_python_loop(neuron, getkey):
+    xs = inputs(neuron, getkey())
+    state = neuron.init_state((N,))
+    assert_tree_allclose(jax.jit(run_scan)(neuron, state, xs), run_loop(neuron, state, xs), rtol=1e-12)
+
+
+@pytest.mark.parametrize("neuron", GRADIENT_SUITE)
+def test_jacfwd_equals_jacrev_and_gradients_are_finite(neuron, getkey):
+    """Forward mode (RTRL's) and reverse mode (BPTT's) agree, wrt the inputs and every learnable parameter.
+
+    The rows of the reverse-mode Jacobian are the gradients `jax.grad` gives for each output.
+    """
+    xs = inputs(neuron, getkey(), shape=(3, N))
+    params, static = eqx.partition(neuron, spikax.trainable(neuron))
+    flat, unravel = ravel_pytree(params)
+
+    def f(flat, xs):
+        return summary(eqx.combine(unravel(flat), static), xs)
+
+    fwd, rev = jax.jit(lambda p, x: (jax.jacfwd(f, argnums=(0, 1))(p, x), jax.jacrev(f, argnums=(0, 1))(p, x)))(
+        flat, xs)
+    assert fwd[0].shape[1] == len(type(neuron).constraints)  # all parameters learnable, all scalars
+    chex.assert_tree_all_finite(rev)
+    assert jnp.any(rev[1] != 0) and jnp.any(rev[0] != 0)
+    for a, b in zip(fwd, rev):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * max(float(jnp.max(jnp.abs(a))), 1.0))
+
+
+DRIVE = {"AdEx": 30.0}  # AdEx needs a strong current to fire within a dozen 0.1 ms steps
+
+
+@pytest.mark.parametrize("neuron", ALL_NEURONS, ids=type_name)
+def test_only_learnable_parameters_get_gradients(neuron, getkey):
+    cls = type(neuron)
+    kwargs = {"leak": 0.95} if cls is SigmaDelta else {}
+    xs = neuron.input_scale * DRIVE.get(cls.__name__, 1.0) * jax.random.uniform(getkey(), (8, N), minval=1.0,
+                                                                                   maxval=3.0)
+    weights = jax.random.normal(getkey(), summary(neuron, xs).shape)
+    names = tuple(cls.constraints)
+    for learnable in (names, names[-1:]):  # every parameter, then only the last one
+        grads = eqx.filter_grad(lambda m: jnp.vdot(weights, summary(m, xs)))(cls(learnable=learnable, **kwargs))
+        for name in names:
+            g = getattr(grads, "raw_" + name)
+            if name in learnable:
+                assert jnp.all(jnp.isfinite(g)) and jnp.any(g != 0), f"learnable {name} got gradient {g}"
+            else:
+                assert jnp.all(g == 0), f"fixed {name} got gradient {g}"
+
+
+@pytest.mark.parametrize("neuron", LEARNABLE_VARIANTS)
+def test_big_random_sgd_step_keeps_parameters_valid(neuron, getkey):
+    params, static = eqx.partition(neuron, spikax.trainable(neuron))
+    leaves, treedef = jax.tree_util.tree_flatten(params)
+    grads = jax.tree_util.tree_unflatten(
+        treedef, [5.0 * jax.random.normal(getkey(), jnp.shape(l), l.dtype) for l in leaves])
+    opt = optax.sgd(1.0)
+    updates, _ = opt.update(grads, opt.init(params))
+    new = eqx.combine(eqx.apply_updates(params, updates), static)
+    for name, kind in type(neuron).constraints.items():
+        value = new.param(name)
+        assert jnp.all(jnp.isfinite(value)), name
+        assert not jnp.array_equal(value, neuron.param(name)), f"{name} did not move"
+        if kind == "decay":
+            assert jnp.all((value > 0) & (value <= 1)), f"{name} = {value}"
+        if kind == "positive":
+            assert jnp.all(value > 0), f"{name} = {value}"
+
+
+# -- closed forms --------------------------------------------------------------------------
+
+
+def test_reset_free_lif_with_constant_input_is_a_geometric_sum():
+    beta, x = np.array([0.5, 0.8, 0.95]), np.array([0.3, -1.0, 2.0])
+    lif = LIF(beta=beta, reset="none", threshold=1e9)
+    state, _ = run_scan(lif, lif.init_state((3,)), jnp.tile(x, (T, 1)))
+    np.testing.assert_allclose(state.v, (1 - beta) * x * (1 - beta**T) / (1 - beta), rtol=1e-12)
+
+
+def test_if_spike_count_is_floor_of_total_input_over_threshold():
+    x, theta, steps = np.array([0.0, 0.07, 0.37, 0.93]), 1.0, 50  # T*x/theta is never a whole number here
+    neuron = IF(threshold=theta)
+    _, s = run_scan(neuron, neuron.init_state((4,)), jnp.tile(x, (steps, 1)))
+    np.testing.assert_array_equal(s.sum(0), np.floor(steps * x / theta))
+    # at a whole number the strict threshold (v > theta) delays the last spike: x = theta fires T - 1 times
+    _, s = run_scan(neuron, neuron.init_state((1,)), jnp.full((steps, 1), theta))
+    assert s.sum() == steps - 1
+
+
+def test_if_heterogeneous_thresholds_count_floor():
+    theta = np.array([0.5, 1.0, 3.0])
+    neuron = IF(threshold=theta)
+    _, s = run_scan(neuron, neuron.init_state((3,)), jnp.full((40, 3), 0.31))
+    np.testing.assert_array_equal(s.sum(0), np.floor(40 * 0.31 / theta))
+
+
+def test_reset_free_cuba_lif_matches_two_stage_recurrence_and_closed_form(getkey):
+    alpha, beta = np.array([0.6, 0.8, 0.9]), np.array([0.9, 0.5, 0.95])
+    xs = np.asarray(jax.random.normal(getkey(), (T, 3)))
+    neuron = CubaLIF(alpha=alpha, beta=beta, reset="none")
+    _, v_out = run_scan(lambda s, x: (lambda s2, _: (s2, s2.v))(*neuron(s, x)), neuron.init_state((3,)), xs)
+    i, v, expected = np.zeros(3), np.zeros(3), []
+    for x in xs:  # the current first, then the membrane integrates the NEW current
+        i = alpha * i + x
+        v = beta * v + (1 - beta) * i
+        expected.append(v)
+    np.testing.assert_allclose(v_out, np.stack(expected), rtol=1e-12)
+    # constant input: i_t = x (1 - a^t)/(1 - a), and v_t = sum_k b^(t-k) (1-b) i_k in closed form
+    x = 0.7
+    _, v_const = run_scan(lambda s, xx: (lambda s2, _: (s2, s2.v))(*neuron(s, xx)), neuron.init_state((3,)),
+                          jnp.full((T, 3), x))
+    t = T
+    closed = x / (1 - alpha) * ((1 - beta**t) - (1 - beta) * alpha * (alpha**t - beta**t) / (alpha - beta))
+    np.testing.assert_allclose(v_const[-1], closed, rtol=1e-12)
+
+
+def test_li_equals_its_geometric_sum():
+    beta = np.array([0.0, 0.5, 0.9])
+    readout = LI(beta=beta)
+    _, v = run_scan(readout, readout.init_state((3,)), jnp.full((T, 3), 2.0))
+    t = np.arange(1, T + 1)[:, None]
+    np.testing.assert_allclose(v, 2.0 * (1 - beta**t), rtol=1e-12)
+
+
+def test_alif_threshold_rises_after_a_spike_and_decays_with_rho():
+    neuron = ALIF(alpha=0.5, rho=0.8, beta_a=0.3, threshold=1.0, reset="zero")
+    state = neuron.init_state((1,))
+    state, s = neuron(state, jnp.array([10.0]))  # 5.0 > 1: one spike
+    assert s[0] == 1.0
+    np.testing.assert_allclose(neuron.adaptive_threshold(state), 1.3, rtol=1e-12)
+    for k in range(1, 6):
+        state, s = neuron(state, jnp.array([0.0]))
+        assert s[0] == 0.0
+        np.testing.assert_allclose(state.a, 0.8**k, rtol=1e-12)
+        np.testing.assert_allclose(neuron.adaptive_threshold(state), 1.0 + 0.3 * 0.8**k, rtol=1e-12)
+
+
+def test_alif_adaptation_slows_firing_and_without_it_equals_lif(getkey):
+    xs = jnp.full((60, 1), 3.0)
+    _, s_adapt = run_scan(ALIF(alpha=0.8, beta_a=0.5), ALIF().init_state((1,)), xs)
+    _, s_plain = run_scan(LIF(beta=0.8), LIF().init_state((1,)), xs)
+    assert s_adapt[30:].sum() < s_plain[30:].sum()
+    xs = 3 * jax.random.uniform(getkey(), (T, N))
+    alif, lif = ALIF(alpha=0.8, beta_a=0.0), LIF(beta=0.8)
+    np.testing.assert_array_equal(run_scan(alif, alif.init_state((N,)), xs)[1],
+                                  run_scan(lif, lif.init_state((N,)), xs)[1])
+
+
+@pytest.mark.parametrize("cls", [IF, LIF, CubaLIF, ALIF], ids=type_name)
+@pytest.mark.parametrize("refractory", [0, 1, 3])
+def test_refractory_neuron_driven_hard_spikes_every_period_plus_one(cls, refractory):
+    neuron = cls(refractory=refractory)
+    _, s = run_scan(neuron, neuron.init_state((1,)), jnp.full((20, 1), 1000.0))
+    np.testing.assert_array_equal(np.flatnonzero(s[:, 0]), np.arange(0, 20, refractory + 1))
+
+
+def test_refractory_time_is_rounded_to_steps():
+    assert LIF(refractory_time=2.0, dt=0.5).refractory == 4
+
+
+def _isis(neuron, current, steps):
+    _, s = run_scan(neuron, neuron.init_state((1,)), jnp.full((steps, 1), current))
+    return np.diff(np.flatnonzero(s[:, 0]))
+
+
+def test_izhikevich_presets_show_their_firing_patterns():
+    assert set(Izhikevich.PRESET_NAMES) == set(IZHIKEVICH_PRESETS) and len(Izhikevich.PRESET_NAMES) == 7
+    rs = _isis(Izhikevich.preset("regular_spiking"), 10.0, 400)
+    fs = _isis(Izhikevich.preset("fast_spiking"), 10.0, 400)
+    ch = _isis(Izhikevich.preset("chattering"), 10.0, 400)
+    ib = _isis(Izhikevich.preset("intrinsically_bursting"), 10.0, 400)
+    # regular spiking: spike-frequency adaptation, ISIs grow then settle
+    assert rs[0] < rs[1] <= rs[-1] and np.all(np.diff(rs) >= 0)
+    # fast spiking: several times the rate of RS, with no adaptation (steady ISIs)
+    assert len(fs) > 3 * len(rs)
+    assert fs[5:].max() <= 1.5 * fs[5:].min()
+    # chattering: bursts of short ISIs separated by long ones, repeatedly
+    assert ch.max() > 5 * ch.min() and np.sum(ch > 5 * ch.min()) >= 3
+    # intrinsically bursting: an initial burst (short ISIs), then a long pause and tonic spiking
+    assert ib[0] < 10 and ib[1] < 10 and ib[2] > 3 * ib[1] and np.sum(ib < 10) == 2
+
+
+def test_izhikevich_is_silent_at_rest_and_preset_kwargs_override():
+    neuron = Izhikevich.preset("fast_spiking", d=5.0)
+    assert float(neuron.d) == 5.0 and float(neuron.a) == pytest.approx(0.1, rel=1e-12)
+    _, s = run_scan(neuron, neuron.init_state((1,)), jnp.zeros((200, 1)))
+    assert s.sum() == 0
+
+
+def test_adex_shows_spike_frequency_adaptation():
+    isi = _isis(AdEx(), 2000.0, 1000)
+    assert len(isi) > 5 and np.all(np.diff(isi) >= 0) and isi[-1] > isi[0]
+    _, s = run_scan(AdEx(), AdEx().init_state((1,)), jnp.zeros((300, 1)))
+    assert s.sum() == 0
+
+
+def test_resonate_and_fire_impulse_response_is_a_damped_rotation():
+    r, omega = 0.9, 2 * np.pi / 7
+    neuron = ResonateAndFire(decay=r, omega=omega, threshold=1e9)
+    xs = jnp.zeros((T + 1, 1)).at[0].set(0.5)
+    _, _ = run_scan(neuron, neuron.init_state((1,)), xs)
+    state = neuron.init_state((1,))
+    for k, x in enumerate(xs):
+        state, _ = neuron(state, x)
+        np.testing.assert_allclose([state.re[0], state.im[0]],
+                                   [0.5 * r**k * np.cos(k * omega), 0.5 * r**k * np.sin(k * omega)], atol=1e-14)
+
+
+def test_resonate_and_fire_fires_for_resonant_pulse_trains_only():
+    period = 8
+    neuron = ResonateAndFire(decay=0.95, omega=2 * np.pi / period, threshold=1.0)
+    # pulses one period apart build up; half a period apart they cancel
+    resonant = jnp.zeros((80, 1)).at[::period].set(0.5)
+    off = jnp.zeros((80, 1)).at[::period // 2].set(0.5)
+    assert run_scan(neuron, neuron.init_state((1,)), resonant)[1].sum() > 0
+    assert run_scan(neuron, neuron.init_state((1,)), off)[1].sum() == 0
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_sigma_delta_outputs_reconstruct_the_activation(quantize, getkey):
+    theta = 0.1
+    neuron = SigmaDelta(threshold=theta, quantize=quantize)
+    xs = jax.random.normal(getkey(), (40, N)) * 0.3
+    _, ys = run_scan(neuron, neuron.init_state((N,)), xs)
+    act = np.maximum(np.cumsum(xs, axis=0), 0)
+    assert np.all(np.abs(np.cumsum(ys, axis=0) - act) <= theta + 1e-12)
+    assert np.any(ys == 0) and np.any(ys != 0)
+    if quantize:
+        np.testing.assert_allclose(ys / theta, np.round(ys / theta), atol=1e-9)
+    # a steady input after a step: one message, then silence
+    _, ys = run_scan(neuron, neuron.init_state((1,)), jnp.zeros((10, 1)).at[0].set(0.55))
+    assert np.count_nonzero(ys) == 1
+
+
+def test_tau_and_dt_give_forward_euler_decays():
+    assert float(LIF(tau=20.0, dt=1.0).beta) == pytest.approx(0.95, rel=1e-12)
+    assert float(LI(tau=4.0, dt=0.5).beta) == pytest.approx(0.875, rel=1e-12)
+    cuba = CubaLIF(tau_syn=5.0, tau_mem=10.0, dt=2.0)
+    assert float(cuba.alpha) == pytest.approx(0.6, rel=1e-12) and float(cuba.beta) == pytest.approx(0.8, rel=1e-12)
+    alif = ALIF(tau_mem=20.0, tau_adapt=200.0, dt=1.0)
+    assert float(alif.alpha) == pytest.approx(0.95, rel=1e-12) and float(alif.rho) == pytest.approx(0.995, rel=1e-12)
+    assert float(ResonateAndFire(tau=10.0).decay) == pytest.approx(0.9, rel=1e-12)
+    assert float(SigmaDelta(tau=100.0, dt=1.0).leak) == pytest.approx(0.99, rel=1e-12)
+    np.testing.assert_allclose(LIF(tau=np.array([2.0, 4.0])).beta, [0.5, 0.75], rtol=1e-12)
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("neuron", SUITE)
+def test_shape_mismatch_names_the_neuron_and_the_fix(neuron):
+    name = type_name(neuron)
+    with pytest.raises(ValueError, match=rf"spikax.neurons.{name}`: input has shape \(4,\).*state has shape "
+                                         rf"\(3,\).*jax.vmap"):
+        neuron(neuron.init_state((3,)), jnp.ones(4))
+
+
+def test_parameter_shape_not_broadcastable_to_state():
+    lif = LIF(beta=jnp.full(4, 0.9))
+    with pytest.raises(ValueError, match=r"LIF`: parameter `beta` has shape \(4,\).*state shape \(3,\).*"
+                                         r"one value per neuron"):
+        lif.init_state((3,))
+    with pytest.raises(ValueError, match=r"CubaLIF`: parameter `v_reset` has shape \(2, 3\).*state shape \(3,\)"):
+        neuron = CubaLIF(v_reset=jnp.zeros((2, 3)))
+        neuron(CubaLIF().init_state((3,)), jnp.ones(3))
+    LIF(beta=jnp.full(3, 0.9)).init_state((2, 3))  # broadcasting over leading axes is fine
+
+
+@pytest.mark.parametrize("make, pattern", [
+    (lambda: LIF(tau=0.0), r"LIF`: `tau` must be positive.*tau=20"),
+    (lambda: LI(tau=5.0, dt=-1.0), r"LI`: `dt` must be positive"),
+    (lambda: CubaLIF(tau_syn=-2.0), r"CubaLIF`: `tau_syn` must be positive"),
+    (lambda: ALIF(tau_adapt=0.5, dt=1.0), r"ALIF`: `rho = 1 - dt/tau_adapt`.*tau_adapt >= dt"),
+    (lambda: CubaLIF(alpha=1.2), r"CubaLIF`: `alpha` must lie in \[0, 1\].*per-step decay"),
+    (lambda: ALIF(rho=-0.1), r"ALIF`: `rho` must lie in \[0, 1\]"),
+    (lambda: ResonateAndFire(decay=2.0), r"ResonateAndFire`: `decay` must lie in"),
+    (lambda: LIF(beta=0.0, learnable="beta"), r"LIF`: `beta` must lie in \(0, 1\]"),
+    (lambda: CubaLIF(alpha=0.5, tau_syn=3.0), r"CubaLIF`: give exactly one of `alpha`.*`tau_syn`"),
+    (lambda: IF(reset="soft"), r"IF`: unknown reset mode 'soft'. Choose one of 'subtract', 'zero', 'none'"),
+    (lambda: ALIF(reset="hard"), r"ALIF`: unknown reset mode 'hard'"),
+    (lambda: ResonateAndFire(reset="subtract"), r"ResonateAndFire`: unknown reset mode 'subtract'.*'zero'"),
+    (lambda: Izhikevich.preset("bursty"), r"Izhikevich.preset`: unknown preset name 'bursty'. Choose one of "
+                                          r"'regular_spiking', 'intrinsically_bursting', 'chattering'"),
+    (lambda: ALIF(learnable="beta"), r"ALIF`: cannot make \['beta'\] learnable; its parameters are "
+                                     r"\['alpha', 'beta_a', 'rho', 'threshold'\]. Pass `learnable=`"),
+    (lambda: IF(learnable=("threshold", "tau")), r"IF`: cannot make \['tau'\] learnable"),
+    (lambda: ALIF(beta_a=-0.1), r"ALIF`: `beta_a` must be >= 0.*non-negative"),
+    (lambda: ALIF(beta_a=0.0, learnable="beta_a"), r"ALIF`: `beta_a` must be positive \(it is learnable"),
+    (lambda: IF(threshold=0.0), r"IF`: `threshold` must be positive"),
+    (lambda: Izhikevich(a=-0.02), r"Izhikevich`: `a` must be positive"),
+    (lambda: Izhikevich(substeps=0), r"Izhikevich`: `substeps` must be a whole number >= 1"),
+    (lambda: AdEx(c_m=0.0), r"AdEx`: `c_m` must be positive.*c_m=281"),
+    (lambda: SigmaDelta(activation="tanh"), r"SigmaDelta`: unknown activation 'tanh'. Choose one of 'relu'"),
+    (lambda: LIF(refractory=-1), r"LIF`: `refractory` must be a whole number of steps >= 0"),
+    (lambda: CubaLIF(refractory=1, refractory_time=1.0), r"CubaLIF`: give the refractory period in steps or"),
+])
+def test_bad_arguments_name_the_object_and_the_fix(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
