@@ -102,6 +102,8 @@ def _make_delays(owner: str, delays, max_delay: int, learnable: bool, shape, key
         if learnable:
             return jax.random.uniform(key, shape, minval=0.0, maxval=float(max_delay))
         return jax.random.randint(key, shape, 0, max_delay + 1)
+    if isinstance(delays, jax.core.Tracer):  # traced (e.g. differentiating with respect to the delays)
+        return jnp.asarray(delays) if learnable else jnp.asarray(delays, jnp.int32)
     arr = np.asarray(delays)
     if np.any(arr < 0) or np.any(arr > max_delay):
         raise ValueError(
