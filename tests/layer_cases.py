@@ -3,6 +3,7 @@
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 import spikax
@@ -101,12 +102,23 @@ CASES = {f.__name__: f for f in (dense, conv, recurrent_dense, recurrent_conv, d
                                   dropout, conv_pool, graph_skip, graph_feedback, graph_conv_feedback)}
 
 
-def make(name, key, steps=8):
+def cheap_key(seed):
+    """A PRNG key whose eager use compiles fast (tests build many small models eagerly)."""
+    return jax.random.key(seed, impl="unsafe_rbg")
+
+
+def cheap_keys():
+    """A function returning new cheap keys on every call (a stand-in for the `getkey` fixture)."""
+    count = iter(range(1, 10**6))
+    return lambda: cheap_key(next(count))
+
+
+def make(name, seed=0, steps=8):
     """`(model, state, xs)` for a case: inputs strong enough that neurons fire."""
-    k1, k2, k3 = jax.random.split(key, 3)
+    k1, k3 = jax.random.split(cheap_key(seed))
     model, shape = CASES[name](k1)
     model = boost(model)
-    xs = 1.0 + 4.0 * jax.random.normal(k2, (steps,) + shape)
+    xs = jnp.asarray(1.0 + 4.0 * np.random.default_rng(seed).standard_normal((steps,) + shape))
     state = model.init_state(shape, key=k3)
     return model, state, xs
 
