@@ -260,7 +260,12 @@ def test_reset_free_cuba_lif_matches_two_stage_recurrence_and_closed_form(getkey
     alpha, beta = np.array([0.6, 0.8, 0.9]), np.array([0.9, 0.5, 0.95])
     xs = np.asarray(jax.random.normal(getkey(), (T, 3)))
     neuron = CubaLIF(alpha=alpha, beta=beta, reset="none")
-    _, v_out = run_scan(lambda s, x: (lambda s2, _: (s2, s2.v))(*neuron(s, x)), neuron.init_state((3,)), xs)
+
+    def membrane(state, x):
+        state, _ = neuron(state, x)
+        return state, state.v
+
+    _, v_out = run_scan(membrane, neuron.init_state((3,)), xs)
     i, v, expected = np.zeros(3), np.zeros(3), []
     for x in xs:  # the current first, then the membrane integrates the NEW current
         i = alpha * i + x
@@ -269,10 +274,8 @@ def test_reset_free_cuba_lif_matches_two_stage_recurrence_and_closed_form(getkey
     np.testing.assert_allclose(v_out, np.stack(expected), rtol=1e-12)
     # constant input: i_t = x (1 - a^t)/(1 - a), and v_t = sum_k b^(t-k) (1-b) i_k in closed form
     x = 0.7
-    _, v_const = run_scan(lambda s, xx: (lambda s2, _: (s2, s2.v))(*neuron(s, xx)), neuron.init_state((3,)),
-                          jnp.full((T, 3), x))
-    t = T
-    closed = x / (1 - alpha) * ((1 - beta**t) - (1 - beta) * alpha * (alpha**t - beta**t) / (alpha - beta))
+    _, v_const = run_scan(membrane, neuron.init_state((3,)), jnp.full((T, 3), x))
+    closed = x / (1 - alpha) * ((1 - beta**T) - (1 - beta) * alpha * (alpha**T - beta**T) / (alpha - beta))
     np.testing.assert_allclose(v_const[-1], closed, rtol=1e-12)
 
 
@@ -360,7 +363,6 @@ def test_resonate_and_fire_impulse_response_is_a_damped_rotation():
     r, omega = 0.9, 2 * np.pi / 7
     neuron = ResonateAndFire(decay=r, omega=omega, threshold=1e9)
     xs = jnp.zeros((T + 1, 1)).at[0].set(0.5)
-    _, _ = run_scan(neuron, neuron.init_state((1,)), xs)
     state = neuron.init_state((1,))
     for k, x in enumerate(xs):
         state, _ = neuron(state, x)
@@ -437,6 +439,7 @@ def test_parameter_shape_not_broadcastable_to_state():
     (lambda: ALIF(rho=-0.1), r"ALIF`: `rho` must lie in \[0, 1\]"),
     (lambda: ResonateAndFire(decay=2.0), r"ResonateAndFire`: `decay` must lie in"),
     (lambda: LIF(beta=0.0, learnable="beta"), r"LIF`: `beta` must lie in \(0, 1\]"),
+    (lambda: SigmaDelta(learnable="leak"), r"SigmaDelta`: a learnable `leak` must be below 1.*leak=0.99"),
     (lambda: CubaLIF(alpha=0.5, tau_syn=3.0), r"CubaLIF`: give exactly one of `alpha`.*`tau_syn`"),
     (lambda: IF(reset="soft"), r"IF`: unknown reset mode 'soft'. Choose one of 'subtract', 'zero', 'none'"),
     (lambda: ALIF(reset="hard"), r"ALIF`: unknown reset mode 'hard'"),

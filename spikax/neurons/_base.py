@@ -82,6 +82,11 @@ def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable
     check_in_range(owner, name, decay, 0.0, 1.0,
                    "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
                    "or `tau` and `dt` instead.", include_low=not learnable)
+    if learnable and np.any(np.asarray(decay) == 1.0):
+        raise ValueError(
+            f"`{owner}`: a learnable `{name}` must be below 1, got 1. A decay of exactly 1 (no leak) sits at "
+            f"the edge of its reparametrisation and gets no gradient: start from e.g. `{name}=0.99`, or keep it fixed."
+        )
     return decay
 
 

@@ -48,7 +48,7 @@ class SigmaDelta(AbstractNeuron[SigmaDeltaState]):
     - `activation`: `"relu"` (default) or `"identity"`.
     - `quantize`: round sent changes to multiples of $\theta$ (default False).
     - `surrogate`: pseudo-derivative of the send decision $H$ (default `FastSigmoid()`).
-    - `learnable`: any of `("threshold", "leak")`; default none.
+    - `learnable`: any of `("threshold", "leak")`; default none. A learnable `leak` must start below 1.
     - `dtype`: dtype of stored parameters (default: JAX's default float).
 
     **Example:**
