@@ -46,7 +46,7 @@ def build(kind, dtype):
         return spikax.layers.Layer(_scaled(_conv(k[0], 2, 3, dtype), 3.0),
                                    N.CubaLIF(learnable="beta", dtype=dtype)), (2, 5, 5)
     if kind == "conv-recurrent":
-        return spikax.layers.Recurrent(_scaled(_conv(k[0], 2, 3, dtype), 3.0),
+        return spikax.layers.Recurrent(_scaled(_conv(k[0], 2, 3, dtype), 6.0),
                                        _conv(k[1], 3, 3, dtype, bias=False),
                                        N.LIF(reset="zero", learnable="threshold", dtype=dtype)), (2, 5, 5)
     if kind == "chain":
