@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pathlib
@@ -81,8 +82,9 @@ def make_train_step(loss_fn: Callable, optimizer: optax.GradientTransformation, 
 
     **Returns:**
 
-    `step(model, opt_state, x, y, key) -> (model, opt_state, loss, metrics)`, compiled once per
-    input shape with `eqx.filter_jit`.
+    `step(model, opt_state, x, y, key) -> (model, opt_state, loss, metrics)`, compiled with
+    `eqx.filter_jit` once per input shape (and shared by every step made from the same
+    `loss_fn`, `optimizer` and method, so a second `fit` with them does not compile again).
 
     **Example:**
 
@@ -92,24 +94,26 @@ def make_train_step(loss_fn: Callable, optimizer: optax.GradientTransformation, 
     ```
     """
     grad_fn = get_method(method, **method_options)
+    return functools.partial(_jitted_train_step, loss_fn=loss_fn, optimizer=optimizer, grad_fn=grad_fn,
+                             parallel=parallel)
 
-    @eqx.filter_jit
-    def step(model, opt_state, x, y, key):
-        model, opt_state, loss, metrics = train_step(model, opt_state, x, y, key, loss_fn=loss_fn,
-                                                     optimizer=optimizer, grad_fn=grad_fn)
-        if parallel is not None:
-            model, opt_state = parallel.constrain((model, opt_state))
-        return model, opt_state, loss, metrics
 
-    return step
+@eqx.filter_jit
+def _jitted_train_step(model, opt_state, x, y, key, *, loss_fn, optimizer, grad_fn, parallel):
+    model, opt_state, loss, metrics = train_step(model, opt_state, x, y, key, loss_fn=loss_fn, optimizer=optimizer,
+                                                 grad_fn=grad_fn)
+    if parallel is not None:
+        model, opt_state = parallel.constrain((model, opt_state))
+    return model, opt_state, loss, metrics
+
+
+@eqx.filter_jit
+def _jitted_evaluate(model, x, y, key, *, loss_fn):
+    return loss_fn(model, x, y, method=BPTT(), key=key)
 
 
 def _make_eval_step(loss_fn):
-    @eqx.filter_jit
-    def evaluate_batch(model, x, y, key):
-        return loss_fn(model, x, y, method=BPTT(), key=key)
-
-    return evaluate_batch
+    return functools.partial(_jitted_evaluate, loss_fn=loss_fn)
 
 
 def evaluate(model, loss_fn: Callable, data, *, batch_size: int = 256, key=None, devices: Sequence | None = None,

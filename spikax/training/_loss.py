@@ -72,6 +72,9 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
             x = encode(x, key)
         x = jnp.asarray(x)
         x = x.astype(model_dtype(model)) if jnp.issubdtype(x.dtype, jnp.floating) or x.dtype == bool else x
+        y = jnp.asarray(y)
+        if jnp.issubdtype(y.dtype, jnp.integer):  # labels of any int type compare with argmax's default int
+            y = y.astype(jnp.result_type(int))
         xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, ...]
         state = model.init_state(xs.shape[2:], xs.dtype)
         _, ys = run(model, state, xs, method=method, batch_axis=1)

@@ -12,6 +12,7 @@ from ..loop import BPTT, CheckpointedBPTT, TruncatedBPTT
 GradientFunction = Callable
 
 _REGISTRY: dict[str, tuple[Callable[..., GradientFunction], str]] = {}
+_CACHE: dict = {}
 
 
 def register_method(name: str, factory: Callable[..., GradientFunction], description: str = "") -> None:
@@ -82,17 +83,22 @@ def get_method(method="bptt", **options) -> GradientFunction:
     from ..loop import AbstractGradientMethod
 
     if isinstance(method, AbstractGradientMethod):
-        return reverse_mode(method)
+        if method not in _CACHE:
+            _CACHE[method] = reverse_mode(method)
+        return _CACHE[method]
     if isinstance(method, str):
         if method not in _REGISTRY:
             raise ValueError(f"`spikax.training.get_method`: unknown method {method!r}. Known methods: "
                              f"{', '.join(sorted(_REGISTRY))}.")
         factory, _ = _REGISTRY[method]
-        try:
-            return factory(**options)
-        except TypeError as error:
-            raise TypeError(f"`spikax.training.get_method`: method {method!r} does not take the options "
-                            f"{sorted(options)}: {error}") from error
+        cache_key = (method, factory, tuple(sorted(options.items())))
+        if cache_key not in _CACHE:  # the same function for the same request, so jitted steps are reused
+            try:
+                _CACHE[cache_key] = factory(**options)
+            except TypeError as error:
+                raise TypeError(f"`spikax.training.get_method`: method {method!r} does not take the options "
+                                f"{sorted(options)}: {error}") from error
+        return _CACHE[cache_key]
     if callable(method):
         return method
     raise TypeError(f"`spikax.training.get_method`: `method` must be a name, a gradient method such as "

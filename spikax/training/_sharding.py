@@ -44,6 +44,12 @@ class DataParallel:
         self.batch_sharding = NamedSharding(self.mesh, PartitionSpec("batch"))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
 
+    def __eq__(self, other) -> bool:  # equal placements share compiled steps
+        return isinstance(other, DataParallel) and other.devices == self.devices
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.devices))
+
     @property
     def size(self) -> int:
         """The number of devices the batch is split over."""

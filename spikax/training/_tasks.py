@@ -98,31 +98,39 @@ def get_task(name: str) -> Task:
 
 # -- building blocks --------------------------------------------------------------------------
 
-def _init_linear(linear: eqx.nn.Linear, gain: float, key) -> eqx.nn.Linear:
-    """Gaussian weights with std `gain / sqrt(fan_in)`, zero bias.
+def _rng(key) -> np.random.Generator:
+    """A NumPy generator from a JAX key: weights are drawn on the host, so building a model compiles nothing."""
+    return np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel().tolist())
+
+
+def _gaussian(module, gain: float, key):
+    """An `eqx.nn.Linear`/`Conv` with Gaussian weights of std `gain / sqrt(fan_in)` and zero bias.
 
     Our neurons integrate `(1 - beta) * x`, so a layer needs weights about `1 / (1 - beta)` times
-    larger than in an ANN to reach threshold; `gain` carries that factor.
+    larger than in an ANN to reach threshold; `gain` carries that factor. `module` is a function
+    building the connection from a key; it is only traced for its structure.
     """
-    w = linear.weight
-    weight = gain / np.sqrt(w.shape[1]) * jax.random.normal(key, w.shape, w.dtype)
-    linear = eqx.tree_at(lambda m: m.weight, linear, weight)
-    if linear.bias is not None:
-        linear = eqx.tree_at(lambda m: m.bias, linear, jnp.zeros_like(linear.bias))
-    return linear
+    shaped = eqx.filter_eval_shape(module, jax.random.key(0))
+    dtype = shaped.weight.dtype
+    shape = shaped.weight.shape
+    fan_in = int(np.prod(shape[1:]))
+    weight = jnp.asarray(_rng(key).normal(0.0, gain / np.sqrt(fan_in), shape), dtype)
+    built = eqx.tree_at(lambda m: m.weight, shaped, weight)
+    if getattr(shaped, "bias", None) is not None:
+        built = eqx.tree_at(lambda m: m.bias, built, jnp.zeros(shaped.bias.shape, dtype))
+    return built
 
 
 def _dense(n_in, n_out, neuron, gain, key):
-    k1, k2 = jax.random.split(key)
-    layer = layers.dense(n_in, n_out, neuron, key=k1)
-    return eqx.tree_at(lambda l: l.connection, layer, _init_linear(layer.connection, gain, k2))
+    return layers.Layer(_gaussian(lambda k: eqx.nn.Linear(n_in, n_out, key=k), gain, key), neuron)
 
 
 def _recurrent(n_in, n_hidden, neuron, gain, recurrent_gain, key):
-    k1, k2, k3 = jax.random.split(key, 3)
-    layer = layers.recurrent_dense(n_in, n_hidden, neuron, key=k1)
-    layer = eqx.tree_at(lambda l: l.connection, layer, _init_linear(layer.connection, gain, k2))
-    return eqx.tree_at(lambda l: l.recurrent, layer, _init_linear(layer.recurrent, recurrent_gain, k3))
+    k1, k2 = jax.random.split(key)
+    return layers.Recurrent(_gaussian(lambda k: eqx.nn.Linear(n_in, n_hidden, key=k), gain, k1),
+                            _gaussian(lambda k: eqx.nn.Linear(n_hidden, n_hidden, use_bias=False, key=k),
+                                      recurrent_gain, k2),
+                            neuron)
 
 
 def _split(x, y, test_fraction: float, seed: int = 0):
@@ -144,7 +152,9 @@ def _limit(data, limit):
 
 def _randman_data(root, limit):
     del root  # generated, nothing to read
-    x, y = datasets.randman(n_classes=10, n_units=100, n_steps=100, samples_per_class=1000, dim_manifold=2,
+    # 1000 examples per class; a `limit` generates only about what it keeps (a smaller, different draw).
+    per_class = 1000 if limit is None else min(1000, -(-limit // 8))
+    x, y = datasets.randman(n_classes=10, n_units=100, n_steps=100, samples_per_class=per_class, dim_manifold=2,
                             alpha=2.0, seed=0)
     return _limit(_split(x, y, 0.2), limit)
 
@@ -159,7 +169,7 @@ register_task(Task(
     name="randman",
     description="random manifolds (Zenke & Vogels 2021): 10 classes, 100 units, 100 steps; 100-128-10 LIF",
     load=_randman_data, model=_randman_model, loss=classification_loss("max"),
-    epochs=5, batch_size=64, learning_rate=3e-2))
+    epochs=8, batch_size=64, learning_rate=3e-2))
 
 
 # -- digits -----------------------------------------------------------------------------------
@@ -226,12 +236,7 @@ class _Flatten(eqx.Module):
 
 
 def _conv(c_in, c_out, size, gain, key):
-    k1, k2 = jax.random.split(key)
-    conv = eqx.nn.Conv2d(c_in, c_out, size, padding=size // 2, key=k1)
-    fan_in = c_in * size * size
-    weight = gain / np.sqrt(fan_in) * jax.random.normal(k2, conv.weight.shape, conv.weight.dtype)
-    conv = eqx.tree_at(lambda m: m.weight, conv, weight)
-    return eqx.tree_at(lambda m: m.bias, conv, jnp.zeros_like(conv.bias))
+    return _gaussian(lambda k: eqx.nn.Conv2d(c_in, c_out, size, padding=size // 2, key=k), gain, key)
 
 
 def _mnist_conv_model(key):
