@@ -14,8 +14,11 @@ state, ys = spikax_torch.run(net, None, torch.rand(50, 4, 3))
 ```
 """
 
+from . import convert as convert
+from . import encoding as encoding
 from . import layers as layers
 from . import loop as loop
+from . import losses as losses
 from . import network as network
 from . import neurons as neurons
 from . import surrogate as surrogate
