@@ -132,6 +132,7 @@ def _train(parser, args) -> int:
     except OSError as error:  # e.g. a corrupt file (wrong checksum)
         return _fail(f"cannot read the data for task {task.name!r}: {error}")
     load_time = time.perf_counter() - start
+    batch_size = min(batch_size, len(train_data[1]))  # a small data set is one batch
     model = task.model(jax.random.key(args.seed))
     n_params = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(model, trainable(model))))
     print(f"spikax train {task.name}: {task.description}")
@@ -145,6 +146,8 @@ def _train(parser, args) -> int:
             method=args.method, method_options=options, eval_data=test_data, key=jax.random.key(args.seed),
             patience=args.patience, monitor="loss", progress=not args.no_progress)
     except ValueError as error:
+        if not str(error).startswith("`spikax"):  # not a user error: a bug, show the traceback
+            raise
         return _fail(str(error))
     train_time = time.perf_counter() - start - load_time
     test_accuracy = history["val_accuracy"][-1]
