@@ -398,6 +398,11 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     _check_estimator(owner, est)
     est.check_params(params)
     _, batch = _check_sequence(owner, xs, targets, batch_axis)
+    return _run_jit(est, params, state0, xs, targets, key, batch_axis, batch)
+
+
+@eqx.filter_jit
+def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch):
     if batch_axis is None:
         return _run_one(est, params, state0, xs, targets, key)
     keys = None if key is None else jax.random.split(key, batch)
@@ -441,6 +446,11 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     if not isinstance(update_every, (int, np.integer)) or isinstance(update_every, bool) or update_every < 1:
         raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
     steps, batch = _check_sequence(owner, xs, targets, batch_axis)
+    return _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch)
+
+
+@eqx.filter_jit
+def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch):
     init_key, step_key = (None, None) if key is None else jax.random.split(key)
 
     if batch_axis is None:
@@ -502,10 +512,14 @@ def _scanned_loss(model, loss_fn, state0, xs, targets):
 
 
 def _offline(owner: str, model, loss_fn, state0, xs, targets, batch_axis, grad_fn):
-    treedef, static = _bind(owner, model, loss_fn)
-    del treedef
-    params, _ = eqx.partition(model, trainable(model))
+    _bind(owner, model, loss_fn)
     _check_sequence(owner, xs, targets, batch_axis)
+    return _offline_jit(model, loss_fn, state0, xs, targets, batch_axis, grad_fn)
+
+
+@eqx.filter_jit
+def _offline_jit(model, loss_fn, state0, xs, targets, batch_axis, grad_fn):
+    params, static = eqx.partition(model, trainable(model))
 
     def one(x, t):
         return grad_fn(lambda p: _scanned_loss(eqx.combine(p, static), loss_fn, state0, x, t))(params)
@@ -537,6 +551,15 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     return _offline("spikax.online.bptt", model, loss_fn, state0, xs, targets, batch_axis, jax.value_and_grad)
 
 
+def _value_and_jacfwd(f):
+    def fn(params):
+        flat, unravel = ravel_pytree(params)
+        grad, loss = jax.jacfwd(lambda fp: (f(unravel(fp)),) * 2, has_aux=True)(flat)
+        return loss, unravel(grad)
+
+    return fn
+
+
 def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     r"""Reference gradient by forward mode: `jax.jacfwd` of the scanned loss over the flat parameters.
 
@@ -551,13 +574,4 @@ def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None =
     loss, grads = spikax.online.rtrl_oracle(net, mse, net.init_state((3,)), xs, targets)
     ```
     """
-
-    def value_and_jacfwd(f):
-        def fn(params):
-            flat, unravel = ravel_pytree(params)
-            grad, loss = jax.jacfwd(lambda fp: (f(unravel(fp)),) * 2, has_aux=True)(flat)
-            return loss, unravel(grad)
-
-        return fn
-
-    return _offline("spikax.online.rtrl_oracle", model, loss_fn, state0, xs, targets, batch_axis, value_and_jacfwd)
+    return _offline("spikax.online.rtrl_oracle", model, loss_fn, state0, xs, targets, batch_axis, _value_and_jacfwd)

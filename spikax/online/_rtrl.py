@@ -115,9 +115,11 @@ def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
     $$J_t \leftarrow (D_t J_{t-1} + M_t)\odot S_n,\qquad S_1 = [M \ne 0],\quad
       S_{k+1} = S_k \lor [D\ne 0]\,S_k$$
 
-    The patterns of $D$ and $M$ are structural: they are found with the threshold's
-    pseudo-derivative replaced by 1 (so a surrogate with compact support does not hide an
-    edge), at a few random states, inputs and parameters, and OR-ed. A detached reset or a
+    The patterns of $D$ and $M$ are meant to be structural: they are found with the
+    threshold's pseudo-derivative replaced by 1 (so a surrogate with compact support does not
+    hide an edge), at 64 random states, inputs and parameters of scales from 0.1 to 100, and
+    OR-ed (a spike that is 0 in every draw would hide the weights it multiplies; pass an
+    explicit `mask` to [`rtrl`][spikax.online.rtrl] to be certain). A detached reset or a
     fixed (non-learnable) parameter is a true structural zero. Within one step the influence
     of $J_{t-1}$ on $\ell_t$ is exact; the mask applies to what is carried. SnAp-1 of a
     single recurrent layer keeps, for $W_{ji}$, only neuron $j$'s own state (as the diagonal
@@ -138,7 +140,7 @@ def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
     return RTRL(model, loss_fn, snap_n=int(n), input_shape=input_shape, owner="spikax.online.snap")
 
 
-def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 3) -> jax.Array:
+def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 64) -> jax.Array:
     """Boolean [n_s, P] pattern of the entries reached within n steps (structural, see `snap`)."""
     def model_of(p):  # the threshold's pseudo-derivative replaced by 1 everywhere
         return jax.tree_util.tree_map(
@@ -149,21 +151,26 @@ def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 3) -> jax.Arra
     flat_s, unravel_s = ravel_pytree(state0)
     flat_p, unravel_p = ravel_pytree(params)
     x_spec = _input_spec(est.model(params), state0, est.input_shape)
-    d_pattern = jnp.zeros((flat_s.size, flat_s.size), bool)
-    m_pattern = jnp.zeros((flat_s.size, flat_p.size), bool)
-    key = jax.random.key(0)
-    for _ in range(draws):
-        key, k1, k2, k3 = jax.random.split(key, 4)
-        s = flat_s + jax.random.normal(k1, flat_s.shape, flat_s.dtype)
-        p = flat_p + 0.1 * jax.random.normal(k2, flat_p.shape, flat_p.dtype)
-        x = jax.random.normal(k3, x_spec.shape, x_spec.dtype)
 
-        def F(fs, fp, x=x):
-            return ravel_pytree(_forward(model_of(unravel_p(fp)), unravel_s(fs), x, None)[0])[0]
+    # Random points at scales from 0.1 to 100, so every spike is 1 in some draws (a spike of 0 hides the
+    # weights it multiplies) whatever the neuron's units. Drawn with NumPy at trace time: constants, no
+    # random-number kernels to compile.
+    rng = np.random.default_rng(0)
+    scales = 10.0 ** rng.uniform(-1.0, 2.0, (draws, 2, 1))
+    noise_s = jnp.asarray(scales[:, 0] * rng.normal(size=(draws, flat_s.size)), flat_s.dtype)
+    noise_x = jnp.asarray(scales[:, 1] * rng.normal(size=(draws, int(np.prod(x_spec.shape)))), x_spec.dtype)
+    noise_p = jnp.asarray(0.1 * rng.normal(size=(draws, flat_p.size)) * (rng.uniform(size=(draws, 1)) < 0.5),
+                          flat_p.dtype)
 
-        d, m = jax.jacfwd(F, argnums=(0, 1))(s, p)
-        d_pattern = d_pattern | (d != 0)
-        m_pattern = m_pattern | (m != 0)
+    def jacobians(ds, dp, x):
+        def F(fs, fp):
+            return ravel_pytree(_forward(model_of(unravel_p(fp)), unravel_s(fs), x.reshape(x_spec.shape), None)[0])[0]
+
+        d, m = jax.jacfwd(F, argnums=(0, 1))(flat_s + ds, flat_p + dp)
+        return d != 0, m != 0
+
+    d_pattern, m_pattern = jax.vmap(jacobians)(noise_s, noise_p, noise_x)
+    d_pattern, m_pattern = jnp.any(d_pattern, axis=0), jnp.any(m_pattern, axis=0)
     d_float = d_pattern.astype(flat_s.dtype)
 
     def grow(carry):
