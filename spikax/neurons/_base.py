@@ -224,7 +224,7 @@ def reset(v: Array, s: Array, threshold: Array, *, mode: str, v_reset: Array, de
 
 
 def check_nonnegative(owner: str, name: str, value, learnable: bool) -> None:
-    """Raise unless a concrete `value` is >= 0 (> 0 when learnable: a positive parameter stored by its log cannot leave 0)."""
+    """Raise unless a concrete `value` is >= 0 (> 0 when learnable: stored by its log, it could never leave 0)."""
     arr = np.asarray(value, dtype=np.float64)
     if not (np.all(arr > 0) if learnable else np.all(arr >= 0)):
         want = "positive (it is learnable and stored by its log)" if learnable else ">= 0"

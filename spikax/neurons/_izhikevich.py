@@ -92,7 +92,9 @@ class Izhikevich(AbstractNeuron[IzhikevichState]):
         check_positive(owner, "a", a, "The recovery rate is positive; the paper uses 0.02 to 0.1.")
         check_positive(owner, "dt", dt, "Pass the time per call in ms, e.g. `dt=1.0`.")
         if not isinstance(substeps, int) or substeps < 1:
-            raise ValueError(f"`{owner}`: `substeps` must be a whole number >= 1, got {substeps!r}. Pass e.g. `substeps=2`.")
+            raise ValueError(
+                f"`{owner}`: `substeps` must be a whole number >= 1, got {substeps!r}. Pass e.g. `substeps=2`."
+            )
         self.raw_a = self.store("a", a, dtype)
         self.raw_b = self.store("b", b, dtype)
         self.raw_c = self.store("c", c, dtype)
