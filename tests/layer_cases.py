@@ -113,10 +113,43 @@ def cheap_keys():
     return lambda: cheap_key(next(count))
 
 
+def mixed_dense(key):
+    """Every one-dimensional layer kind in one chain: delays, feed-forward, dropout, recurrent, synaptic delays."""
+    k = _keys(key)
+    return spikax.Chain([
+        L.Delay(2, delays=jnp.array([0.3, 1.5, 2.0]), learnable=True),
+        L.dense(3, 5, LIF, key=k[0]),
+        L.Dropout(0.3),
+        eqx.tree_at(lambda r: r.connection, L.recurrent_dense(5, 4, LIF, key=k[1]),
+                    excitatory(eqx.nn.Linear(5, 4, key=k[4]))),
+        excitatory(L.DelayedLinear(4, 3, 2, learnable=True, key=k[2])),
+        LIF,
+        excitatory(L.DelayedLinear(3, 2, 2, key=k[3])),
+        LIF,
+    ]), (3,)
+
+
+def mixed_conv(key):
+    """Every convolutional layer kind in one chain: feed-forward, recurrent, pooling, flatten."""
+    k = _keys(key)
+    return spikax.Chain([
+        L.Layer(eqx.nn.Conv2d(1, 2, 3, padding=1, key=k[0]), LIF),
+        L.Recurrent(eqx.nn.Conv2d(2, 2, 3, padding=1, key=k[1]), eqx.nn.Conv2d(2, 2, 3, padding=1, key=k[2]), LIF),
+        L.Pool("max", 2),
+        L.Flatten(),
+        L.Layer(excitatory(eqx.nn.Linear(8, 3, key=k[3])), LIF),
+    ]), (1, 4, 4)
+
+
+GRAD_CASES = {"mixed_dense": mixed_dense, "mixed_conv": mixed_conv, "graph_feedback": graph_feedback,
+              "graph_conv_feedback": graph_conv_feedback}
+ALL_CASES = {**CASES, **GRAD_CASES}
+
+
 def make(name, seed=0, steps=8):
     """`(model, state, xs)` for a case: inputs strong enough that neurons fire."""
     k1, k3 = jax.random.split(cheap_key(seed))
-    model, shape = CASES[name](k1)
+    model, shape = ALL_CASES[name](k1)
     model = boost(model)
     xs = jnp.asarray(1.0 + 4.0 * np.random.default_rng(seed).standard_normal((steps,) + shape))
     state = model.init_state(shape, key=k3)
