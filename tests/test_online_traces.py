@@ -52,12 +52,14 @@ def hidden_readout(key, neuron, *, recurrent=False, readout=None, w_scale=8.0):
     return scale_weight(net, 0, w_scale)
 
 
-def compare(est, net, xs, targets):
+def compare(est, net, xs, targets, ref=None):
+    """The learner's summed gradient and the BPTT gradient (`ref`, computed unless given)."""
     params = split(net)
     state0 = net.init_state((xs.shape[-1],))
     loss, grads = online.run(est, params, state0, xs, targets)
-    ref_loss, ref = online.bptt(net, mse, state0, xs, targets)
-    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    if ref is None:
+        ref_loss, ref = online.bptt(net, mse, state0, xs, targets)
+        np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
     return grads, ref
 
 
@@ -227,7 +229,7 @@ def test_e3_single_layer_equals_bptt_only_under_reset_condition(readout, kappa, 
     assert_tree_allclose(grads, ref, rtol=1e-9, atol=1e-12)
     grads, ref = compare(online.eprop(attached, mse, readout_kappa=kappa, reset_in_trace=True), attached, xs, targets)
     assert_tree_allclose(grads, ref, rtol=1e-9, atol=1e-12)
-    grads, ref = compare(online.eprop(attached, mse, readout_kappa=kappa), attached, xs, targets)
+    grads, _ = compare(online.eprop(attached, mse, readout_kappa=kappa), attached, xs, targets, ref)
     assert rel_gap(grads, ref) > 1e-3  # the attached reset is missing from the trace
 
 
@@ -295,7 +297,7 @@ def test_snap1_is_exact_for_a_single_recurrent_neuron(getkey):
     xs, targets = data(getkey())
     grads, ref = compare(online.snap1(net, mse), net, xs, targets)
     assert_tree_allclose(grads, ref, rtol=1e-9, atol=1e-12)
-    grads, ref = compare(online.ostl(net, mse), net, xs, targets)
+    grads, _ = compare(online.ostl(net, mse), net, xs, targets, ref)
     print("OSTL gap on a self-loop:", rel_gap(grads.layers[0], ref.layers[0]))
     assert rel_gap(grads.layers[0], ref.layers[0]) > 1e-5  # OSTL misses the self-loop
 
@@ -364,7 +366,7 @@ def test_s1_compiled_memory_is_independent_of_sequence_length(name, getkey):
 
     def temp(steps):
         xs, targets = jnp.zeros((steps, N_IN)), jnp.zeros((steps, N_OUT))
-        compiled = jax.jit(lambda p: online.run(est, p, state0, xs, targets)).lower(params).compile()
+        compiled = jax.jit(lambda p, x, t: online.run(est, p, state0, x, t)).lower(params, xs, targets).compile()
         return compiled.memory_analysis().temp_size_in_bytes
 
     assert temp(100) == temp(1000)
@@ -379,12 +381,12 @@ def test_eprop_trains_online_with_batches(getkey):
     xs = jnp.stack([data(getkey())[0] for _ in range(4)], axis=1)  # [T, batch, N_IN]
     targets = jnp.ones((T, 4, N_OUT))
     est = online.eprop(net, mse, feedback="random", key=getkey(), readout_kappa=0.8, rate_reg=(0.1, 0.05))
-    opt = optax.adam(1e-2)
+    opt = optax.adam(3e-2)
     params, state0 = split(net), net.init_state((N_IN,))
     opt_state = opt.init(params)
     first = None
     train = jax.jit(lambda p, o: online.train(est, opt, p, o, state0, xs, targets, update_every=5, batch_axis=1))
-    for _ in range(15):
+    for _ in range(6):
         params, opt_state, losses = train(params, opt_state)
         first = float(losses.mean()) if first is None else first
     assert float(losses.mean()) < 0.7 * first
