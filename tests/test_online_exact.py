@@ -447,3 +447,24 @@ def test_unsupported_models_raise_clear_errors(getkey):
     with pytest.raises(TypeError, match="Chain containing"):
         bad = spikax.Chain([dense(3, 4, LIF(), key=k1), spikax.layers.Dropout(0.5)])
         online.rtrl(bad, mse).layers(eqx.partition(bad, spikax.trainable(bad))[0])
+
+
+# -- the notebook --------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.standard_promotion
+def test_notebook_03_online_learning_runs(monkeypatch):
+    import pathlib
+
+    import nbclient
+    import nbformat
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "03_online_learning.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("SPIKAX_NOTEBOOK_SMALL", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    text = "".join(out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", []))
+    assert "max relative difference RTRL vs BPTT" in text
