@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=_positive_int, help="passes over the training set (default: per task)")
     train.add_argument("--batch-size", type=_positive_int, help="examples per step (default: per task)")
     train.add_argument("--lr", type=_positive_float, help="Adam learning rate (default: per task)")
+    train.add_argument("--schedule", choices=("constant", "cosine"), default=None,
+                       help="learning-rate schedule: constant, or cosine decay to 0 over the run (default: per task)")
     train.add_argument("--seed", type=_seed, default=0, help="seed for the initial weights and shuffling (default 0)")
     train.add_argument("--out", default=None, help="output folder (default: ./spikax-runs/TASK)")
     train.add_argument("--data", default=None, metavar="DIR",
@@ -133,16 +135,22 @@ def _train(parser, args) -> int:
         return _fail(f"cannot read the data for task {task.name!r}: {error}")
     load_time = time.perf_counter() - start
     batch_size = min(batch_size, len(train_data[1]))  # a small data set is one batch
+    schedule = args.schedule or task.schedule
+    learning_rate = lr
+    if schedule == "cosine":
+        import optax
+
+        learning_rate = optax.cosine_decay_schedule(lr, epochs * (len(train_data[1]) // batch_size))
     model = task.model(jax.random.key(args.seed))
     n_params = sum(leaf.size for leaf in jax.tree_util.tree_leaves(eqx.filter(model, trainable(model))))
     print(f"spikax train {task.name}: {task.description}")
     print(f"  data: {len(train_data[1])} training / {len(test_data[1])} test examples, input shape "
           f"{tuple(train_data[0].shape[1:])} (loaded in {load_time:.1f} s)")
     print(f"  model: {n_params} trainable parameters; method {args.method}; {epochs} epochs, batch {batch_size}, "
-          f"Adam lr {lr:g}, seed {args.seed}; devices: {jax.device_count()} x {jax.devices()[0].platform}")
+          f"Adam lr {lr:g} ({schedule}), seed {args.seed}; devices: {jax.device_count()} x {jax.devices()[0].platform}")
     try:
         model, history = training.fit(
-            model, task.loss, train_data, epochs=epochs, batch_size=batch_size, learning_rate=lr,
+            model, task.loss, train_data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
             method=args.method, method_options=options, eval_data=test_data, key=jax.random.key(args.seed),
             patience=args.patience, monitor="loss", progress=not args.no_progress)
     except ValueError as error:
@@ -154,7 +162,7 @@ def _train(parser, args) -> int:
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {"task": task.name, "method": args.method, "epochs": len(history), "batch_size": batch_size,
-               "learning_rate": lr, "seed": args.seed, "limit": args.limit, "test_accuracy": test_accuracy,
+               "learning_rate": lr, "schedule": schedule, "seed": args.seed, "limit": args.limit, "test_accuracy": test_accuracy,
                "test_loss": history["val_loss"][-1], "train_accuracy": history["accuracy"][-1],
                "train_seconds": train_time, "epoch_seconds": history["time"]}
     training.save_checkpoint(out / "model.eqx", model, summary)

@@ -201,7 +201,8 @@ def fit(model, loss_fn: Callable, train_data, *, epochs: int = 10, batch_size: i
       [`spikax.training.classification_loss`][]; `metrics` is a dict of scalars.
     - `train_data`: `(x, y)` NumPy arrays, examples on axis 0.
     - `epochs`, `batch_size`: passes over the data and examples per step.
-    - `optimizer`: an optax optimiser (default `optax.adam(learning_rate)`).
+    - `optimizer`: an optax optimiser (default `optax.adam(learning_rate)`; `learning_rate` may be
+      an optax schedule).
     - `method`: gradient method name or object (see [`spikax.training.methods`][]); `method_options`
       are passed to its factory (e.g. `{"k": 20}` for `"truncated"`).
     - `eval_data`: `(x, y)` evaluated after every epoch (metrics prefixed `val_`).
@@ -239,7 +240,8 @@ def fit(model, loss_fn: Callable, train_data, *, epochs: int = 10, batch_size: i
         raise ValueError(f"`{_OWNER}`: `monitor={monitor!r}` needs `eval_data`; pass `eval_data=(x_val, y_val)` "
                          "or monitor a training metric such as 'loss'.")
     if optimizer is None:
-        if not (isinstance(learning_rate, (int, float)) and learning_rate > 0 and math.isfinite(learning_rate)):
+        if not (callable(learning_rate) or isinstance(learning_rate, (int, float)) and learning_rate > 0
+                and math.isfinite(learning_rate)):
             raise ValueError(f"`{_OWNER}`: `learning_rate` must be a positive number, got {learning_rate!r}.")
         optimizer = optax.adam(learning_rate)
     key = jax.random.key(0) if key is None else key
