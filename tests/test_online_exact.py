@@ -468,3 +468,39 @@ def test_notebook_03_online_learning_runs(monkeypatch):
                             resources={"metadata": {"path": str(path.parent)}}).execute()
     text = "".join(out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", []))
     assert "max relative difference RTRL vs BPTT" in text
+
+
+# -- FPTT ----------------------------------------------------------------------------------------------
+
+
+def test_fptt_updates_follow_the_algorithm():
+    params = {"w": jnp.array([1.0, -2.0])}
+    alpha, lr = 0.5, 0.1
+    opt = online.fptt(optax.sgd(lr), alpha)
+    state = opt.init(params)
+    w, avg, lam = np.array([1.0, -2.0]), np.array([1.0, -2.0]), np.zeros(2)
+    for g in (np.array([0.3, -0.4]), np.array([-1.0, 2.0]), np.array([0.5, 0.5])):
+        updates, state = opt.update({"w": jnp.asarray(g)}, state, params)
+        params = optax.apply_updates(params, updates)
+        # by hand: a gradient step on l_t + alpha/2 |W - avg - lam/(2 alpha)|^2, then lam, then avg
+        w = w - lr * (g + alpha * (w - avg - lam / (2 * alpha)))
+        lam = lam - alpha * (w - avg)
+        avg = 0.5 * (avg + w) - lam / (2 * alpha)
+        np.testing.assert_allclose(params["w"], w, rtol=1e-14)
+        np.testing.assert_allclose(state.lam["w"], lam, rtol=1e-14)
+        np.testing.assert_allclose(state.average["w"], avg, rtol=1e-14)
+    with pytest.raises(ValueError, match="alpha"):
+        online.fptt(optax.sgd(0.1), 0.0)
+    with pytest.raises(ValueError, match="needs the current parameters"):
+        opt.update({"w": jnp.zeros(2)}, state)
+
+
+def test_fptt_trains_online_with_any_learner(getkey):
+    net, params, state0, xs, targets = make_problem("alif", getkey())
+    opt = online.fptt(optax.sgd(2e-3), alpha=0.5)
+    est = online.rtrl(net, mse)
+    loss0 = online.run(est, params, state0, xs, targets)[0]
+    opt_state = opt.init(params)
+    for _ in range(3):
+        params, opt_state, _ = online.train(est, opt, params, opt_state, state0, xs, targets, update_every=4)
+    assert online.run(est, params, state0, xs, targets)[0] < loss0

@@ -23,3 +23,5 @@ from ._ottt import ottt as ottt
 from ._forward_gradient import ForwardGradient as ForwardGradient
 from ._forward_gradient import ForwardGradientState as ForwardGradientState
 from ._forward_gradient import forward_gradient as forward_gradient
+from ._fptt import FPTTState as FPTTState
+from ._fptt import fptt as fptt
