@@ -48,7 +48,7 @@ def test_float32_layers_keep_dtype():
     model, _, xs = make("delayed_linear_learnable")
     model = jax.tree_util.tree_map(lambda a: a.astype(jnp.float32) if eqx.is_inexact_array(a) else a, model)
     state = model.init_state((3,), jnp.float32)
-    _, ys = spikax.run(model, state, xs.astype(jnp.float32))
+    _, ys = eqx.filter_jit(spikax.run)(model, state, xs.astype(jnp.float32))
     assert ys.dtype == jnp.float32
 
 
@@ -78,7 +78,7 @@ def test_learnable_delay_interpolates_and_equals_fixed_at_integers():
     fixed = L.Delay(3, delays=jnp.array([2]))
     learned = L.Delay(3, delays=jnp.array([2.0]), learnable=True)
     half = L.Delay(3, delays=jnp.array([1.5]), learnable=True)
-    run = lambda m: spikax.run(m, m.init_state((1,)), xs)[1]  # noqa: E731
+    run = eqx.filter_jit(lambda m: spikax.run(m, m.init_state((1,)), xs)[1])
     np.testing.assert_allclose(run(learned), run(fixed), rtol=1e-12)
     shifted = lambda d: jnp.concatenate([jnp.zeros((d, 1)), xs[: 10 - d]])  # noqa: E731
     np.testing.assert_allclose(run(half), 0.5 * shifted(1) + 0.5 * shifted(2), rtol=1e-12)
@@ -128,9 +128,9 @@ def test_delay_errors():
     with pytest.raises(ValueError, match=r"spikax.layers.Delay.*do not broadcast"):
         L.Delay(2, delays=jnp.array([1, 2])).init_state((3,))
     with pytest.raises(ValueError, match=r"spikax.layers.DelayedLinear.*per synapse"):
-        L.DelayedLinear(3, 4, 2, delays=jnp.array([1, 2]), key=jax.random.key(0))
+        L.DelayedLinear(3, 4, 2, delays=jnp.array([1, 2]), key=cheap_key(0))
     with pytest.raises(ValueError, match=r"spikax.layers.DelayedLinear.*expects one sample of shape \(3,\)"):
-        L.DelayedLinear(3, 4, 2, key=jax.random.key(0)).init_state((5, 3))
+        L.DelayedLinear(3, 4, 2, key=cheap_key(0)).init_state((5, 3))
 
 
 # -- dropout, pooling, flatten ---------------------------------------------------------------
@@ -188,10 +188,10 @@ def test_bntt_normalises_per_time_step_and_matches_step_loop(getkey):
     net = _bntt_net(getkey())
     xs = jax.random.normal(getkey(), (6, 32, 3)) * jnp.arange(1.0, 7.0)[:, None, None]
     state = net.init_state((3,))
-    final, ys = spikax.run(net, state, xs, batch_axis=1)
+    final, ys = eqx.filter_jit(spikax.run)(net, state, xs, batch_axis=1)
     np.testing.assert_allclose(jnp.mean(ys, axis=1), 0.0, atol=1e-12)
     np.testing.assert_allclose(jnp.var(ys, axis=1), 1.0, atol=1e-3)  # eps = 1e-5
-    loop = jax.vmap(lambda s, x: step_loop(net, s, x), in_axes=(None, 1), out_axes=(0, 1), axis_name="batch")
+    loop = jax.jit(jax.vmap(lambda s, x: step_loop(net, s, x), in_axes=(None, 1), out_axes=(0, 1), axis_name="batch"))
     assert_tree_allclose((final, ys), loop(state, xs), rtol=1e-10, atol=1e-12)
     # Steps 4 and 5 reuse the last slot; its running mean saw three updates.
     assert int(final[1].step[0]) == 6
@@ -200,12 +200,12 @@ def test_bntt_normalises_per_time_step_and_matches_step_loop(getkey):
 def test_bntt_inference_uses_stored_statistics(getkey):
     net = _bntt_net(getkey(), steps=3)
     xs = 2.0 + jax.random.normal(getkey(), (3, 64, 3))
-    trained, _ = spikax.run(net, net.init_state((3,)), xs, batch_axis=1)
+    trained, _ = eqx.filter_jit(spikax.run)(net, net.init_state((3,)), xs, batch_axis=1)
     bntt = net.layers[1].with_statistics(trained[1])
     np.testing.assert_allclose(bntt.running_mean[0], 0.1 * jnp.mean(jax.vmap(net.layers[0].fn)(xs[0]), axis=0))
     evaluation = eqx.nn.inference_mode(eqx.tree_at(lambda n: n.layers[1], net, bntt))
     state = evaluation.init_state((3,))
-    _, one = spikax.run(evaluation, state, xs[:, 0])  # no batch needed
+    _, one = eqx.filter_jit(spikax.run)(evaluation, state, xs[:, 0])  # no batch needed
     x0 = jax.vmap(net.layers[0].fn)(xs[:, 0])
     expected = (x0 - bntt.running_mean) / jnp.sqrt(bntt.running_var + 1e-5)
     np.testing.assert_allclose(one, expected, rtol=1e-10)
