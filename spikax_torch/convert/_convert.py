@@ -291,11 +291,68 @@ def to_spikax(model):
 
 
 def _extra_from_spikax(model):
-    """Layers added after the core (delays, flatten, pooling, dropout), when both packages have them."""
+    """Delays, flatten, pooling and dropout."""
+    spikax, _, _, _ = _jax()
+    L = spikax.layers
+    if isinstance(model, L.Flatten):
+        return tlayers.Flatten()
+    if isinstance(model, L.Pool):
+        pool = model.pool
+        return tlayers.Pool(model.kind, pool.kernel_size, pool.stride, num_spatial_dims=pool.num_spatial_dims,
+                            padding=_pairs_to_torch(pool.padding))
+    if isinstance(model, L.Dropout):
+        return tlayers.Dropout(model.p, inference=bool(model.inference))
+    if isinstance(model, L.Delay):
+        twin = tlayers.Delay(model.max_delay, delays=np.asarray(model.delays), learnable=model.learnable,
+                             sigma=model.sigma)
+        _copy_delays(twin, model.delays)
+        return twin
+    if isinstance(model, L.DelayedLinear):
+        out_features, in_features = model.weight.shape
+        twin = tlayers.DelayedLinear(in_features, out_features, model.max_delay, delays=np.asarray(model.delays),
+                                     learnable=model.learnable, sigma=model.sigma, use_bias=model.bias is not None,
+                                     key=0, dtype=_tensor(model.weight).dtype)
+        with torch.no_grad():
+            twin.weight.copy_(_tensor(model.weight))
+            if model.bias is not None:
+                twin.bias.copy_(_tensor(model.bias))
+        _copy_delays(twin, model.delays)
+        return twin
     return None
 
 
+def _copy_delays(twin, delays):
+    value = _tensor(delays)
+    if twin.learnable:
+        twin.delays = torch.nn.Parameter(value)
+    else:
+        twin.delays = value
+
+
 def _extra_to_spikax(model):
+    spikax, eqx, jax, _ = _jax()
+    L = spikax.layers
+    if isinstance(model, tlayers.Flatten):
+        if model.sample_ndim is not None:
+            raise ValueError("`spikax_torch.convert.to_spikax`: only `Flatten()` (all axes after the batch) has a "
+                             "spikax twin.")
+        return L.Flatten()
+    if isinstance(model, tlayers.Pool):
+        return L.Pool(model.kind, model.kernel_size, model.stride, num_spatial_dims=model.num_spatial_dims,
+                      padding=tuple((p, p) for p in model.padding))
+    if isinstance(model, tlayers.Dropout):
+        return L.Dropout(model.p, inference=model.inference)
+    if isinstance(model, (tlayers.Delay, tlayers.DelayedLinear)):
+        cls = getattr(L, type(model).__name__)
+        twin = object.__new__(cls)
+        values = {"delays": _array(model.delays), "max_delay": model.max_delay, "learnable": model.learnable,
+                  "sigma": model.sigma}
+        if isinstance(model, tlayers.DelayedLinear):
+            values["weight"] = _array(model.weight)
+            values["bias"] = None if model.bias is None else _array(model.bias)
+        for field in dataclasses.fields(cls):
+            object.__setattr__(twin, field.name, values[field.name])
+        return twin
     return None
 
 

@@ -12,3 +12,11 @@ from ._layers import Stateless as Stateless
 from ._layers import as_layer as as_layer
 from ._layers import dense as dense
 from ._layers import recurrent_dense as recurrent_dense
+from ._delay import Delay as Delay
+from ._delay import DelayedLinear as DelayedLinear
+from ._delay import DelayState as DelayState
+from ._delay import delay_kernel as delay_kernel
+from ._misc import Dropout as Dropout
+from ._misc import DropoutState as DropoutState
+from ._misc import Flatten as Flatten
+from ._misc import Pool as Pool
