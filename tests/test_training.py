@@ -264,3 +264,32 @@ def test_task_data_loaders(data_path):
     assert x.shape == (1080, 77, 24) and xt.shape == (270, 77, 24)
     assert np.bincount(yt).tolist() == [10] * 27
     assert set(np.unique(x)) == {0.0, 1.0}
+
+
+def test_online_method_rtrl_gives_the_gradient_of_the_mean_per_step_loss(bptt_reference):
+    (params, static, x, y, key), _ = bptt_reference
+    x, y = x[:4], y[:4]
+    (loss, metrics), grads = eqx.filter_jit(training.get_method("rtrl"))(LOSS, params, static, x, y, key)
+
+    def mean_step_loss(p):
+        model = eqx.combine(p, static)
+        xs = jnp.swapaxes(jnp.asarray(x), 0, 1)
+        _, ys = spikax.run(model, model.init_state((6,)), xs, batch_axis=1)  # (T, B, C)
+        per_step = jax.vmap(jax.vmap(LOSS.per_step))(ys, jnp.broadcast_to(jnp.asarray(y), ys.shape[:2]))
+        return per_step.mean()
+
+    expected = eqx.filter_jit(jax.grad(mean_step_loss))(params)
+    assert_tree_allclose(grads, expected, rtol=1e-8, atol=1e-12)
+    # the reported loss is the task's own (max-membrane) loss
+    assert float(loss) == pytest.approx(float(eqx.filter_jit(LOSS)(eqx.combine(params, static), x, y)[0]))
+
+
+def test_online_methods_are_registered_and_need_a_per_step_loss(bptt_reference):
+    assert {"eprop", "rtrl", "ottt", "forward_gradient"} <= set(training.methods())
+    (params, static, x, y, key), _ = bptt_reference
+
+    def plain_loss(model, x, y, *, method=None, key=None):
+        return LOSS(model, x, y, method=method, key=key)
+
+    with pytest.raises(TypeError, match="needs a loss with a per-step form"):
+        training.get_method("eprop")(plain_loss, params, static, x, y, key)

@@ -11,6 +11,7 @@ from ._history import History as History
 from ._loss import classification_loss as classification_loss
 from ._methods import get_method as get_method
 from ._methods import methods as methods
+from ._methods import online_method as online_method
 from ._methods import register_method as register_method
 from ._methods import reverse_mode as reverse_mode
 from ._sharding import DataParallel as DataParallel

@@ -55,7 +55,10 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
 
     **Returns:**
 
-    `loss_fn(model, x, y, *, method=None, key=None) -> (loss, {"accuracy": acc})`.
+    `loss_fn(model, x, y, *, method=None, key=None) -> (loss, {"accuracy": acc})`. For online
+    learners it also carries `loss_fn.per_step(y_t, label)`, the cross-entropy of a single
+    step's outputs (their loss is its mean over time, $\frac1T\sum_t \ell_t$), and
+    `loss_fn.prepare(model, x, y, key)`, the encoded time-major inputs.
 
     **Example:**
 
@@ -67,7 +70,8 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
     check_choice("spikax.training.classification_loss", "readout", readout, tuple(_READOUTS))
     reduce, cross_entropy = _READOUTS[readout]
 
-    def loss_fn(model, x, y, *, method=None, key=None):
+    def prepare(model, x, y, key=None):
+        """Encoded, time-major inputs `[T, B, ...]` in the model's dtype, and labels."""
         if encode is not None:
             x = encode(x, key)
         x = jnp.asarray(x)
@@ -75,7 +79,14 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
         y = jnp.asarray(y)
         if jnp.issubdtype(y.dtype, jnp.integer):  # labels of any int type compare with argmax's default int
             y = y.astype(jnp.result_type(int))
-        xs = x if time_major else jnp.swapaxes(x, 0, 1)  # [T, B, ...]
+        return (x if time_major else jnp.swapaxes(x, 0, 1)), y
+
+    def per_step(y_t, label):
+        """Cross-entropy of one step's outputs (one example): the per-step loss online learners use."""
+        return losses.max_membrane_cross_entropy(y_t[None], label)
+
+    def loss_fn(model, x, y, *, method=None, key=None):
+        xs, y = prepare(model, x, y, key)
         state = model.init_state(xs.shape[2:], xs.dtype)
         _, ys = run(model, state, xs, method=method, batch_axis=1)
         logits = reduce(ys)
@@ -84,4 +95,7 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
             loss = loss + rate_penalty * jnp.mean((jnp.mean(ys, axis=0) - target_rate) ** 2)
         return loss, {"accuracy": losses.accuracy(logits, y)}
 
+    # Used by online learners (`fit(method="eprop")`, ...), which need a loss per time step.
+    loss_fn.prepare = prepare
+    loss_fn.per_step = per_step
     return loss_fn

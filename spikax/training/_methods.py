@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from functools import partial
+
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 
 from ..loop import BPTT, CheckpointedBPTT, TruncatedBPTT
 
@@ -135,6 +139,64 @@ def _checkpointed(every: int | None = None) -> GradientFunction:
     return reverse_mode(CheckpointedBPTT(every=every))
 
 
+def online_method(factory_name: str, **options) -> GradientFunction:
+    r"""A gradient function from an online learner of [`spikax.online`][] (e-prop, RTRL, OTTT, ...).
+
+    Online learners need a loss per time step: the loss function must carry `per_step(y_t,
+    label)` and `prepare(model, x, y, key)`, as those from
+    [`spikax.training.classification_loss`][] do. The learner runs forward over the sequence
+    with [`spikax.online.run`][] and its summed gradient of $\sum_t \ell_t$ is divided by $T$,
+    i.e. it estimates the gradient of the mean per-step cross-entropy
+    $rac1T\sum_t \ell_t$. The loss and metrics reported are those of the task's own loss
+    (one extra forward pass), so runs with different methods compare directly.
+
+    **Arguments:**
+
+    - `factory_name`: a learner in `spikax.online` (`"eprop"`, `"rtrl"`, `"ottt"`, ...).
+    - `options`: keyword options of that learner.
+
+    **Example:**
+
+    ```python
+    grad_fn = spikax.training.online_method("eprop")
+    net, history = spikax.training.fit(net, loss_fn, data, method=grad_fn)
+    ```
+    """
+    from .. import online
+
+    factory = getattr(online, factory_name)
+
+    def grad_fn(loss_fn, params, static, x, y, key):
+        per_step, prepare = getattr(loss_fn, "per_step", None), getattr(loss_fn, "prepare", None)
+        if per_step is None or prepare is None:
+            raise TypeError(f"`spikax.training`: the online method {factory_name!r} needs a loss with a per-step "
+                            "form (`loss_fn.per_step` and `loss_fn.prepare`), as made by "
+                            "`spikax.training.classification_loss`. Use such a loss, or a BPTT method.")
+        model = eqx.combine(params, static)
+        xs, labels = prepare(model, x, y, key)
+        steps = xs.shape[0]
+        targets = jnp.broadcast_to(labels, (steps,) + labels.shape)
+        state0 = model.init_state(xs.shape[2:], xs.dtype)
+        learner = factory(model, per_step, **options)
+        _, grads = online.run(learner, params, state0, xs, targets, key=key, batch_axis=1)
+        grads = jax.tree_util.tree_map(lambda g: g / steps, grads)
+        loss, metrics = loss_fn(model, x, y, method=BPTT(), key=key)
+        return (loss, metrics), grads
+
+    return grad_fn
+
+
 register_method("bptt", lambda: reverse_mode(BPTT()), "backpropagation through time (memory ~T)")
 register_method("checkpointed", _checkpointed, "BPTT storing the state every ~sqrt(T) steps (memory ~sqrt(T))")
 register_method("truncated", _truncated, "BPTT with the gradient cut every k steps (default k=20)")
+
+for _name, _text in [
+    ("eprop", "e-prop (Bellec et al. 2020): eligibility traces x learning signal, online"),
+    ("rtrl", "exact real-time recurrent learning by forward mode (memory ~state x params)"),
+    ("ostl", "online spatio-temporal learning (Bohnstingl et al. 2022)"),
+    ("snap1", "SnAp-1 (Menick et al. 2021)"),
+    ("ottt", "online training through time (Xiao et al. 2022)"),
+    ("otpe", "online training with postsynaptic estimates (Summe et al. 2023)"),
+    ("forward_gradient", "forward gradient (Baydin et al. 2022): random-direction estimate"),
+]:
+    register_method(_name, partial(online_method, _name), _text + "; per-step loss")
