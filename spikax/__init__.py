@@ -10,6 +10,7 @@ from . import online as online
 from . import neurons as neurons
 from . import plotting as plotting  # matplotlib itself is imported only inside the plot functions
 from . import surrogate as surrogate
+from . import training as training
 from ._trainable import trainable as trainable
 from .loop import BPTT as BPTT
 from .loop import CheckpointedBPTT as CheckpointedBPTT
