@@ -232,11 +232,6 @@ def _repeat(n_steps):
     return encode
 
 
-class _Flatten(eqx.Module):
-    def __call__(self, x):
-        return jnp.ravel(x)
-
-
 def _conv(c_in, c_out, size, gain, key, stride=1):
     return _gaussian(lambda k: eqx.nn.Conv2d(c_in, c_out, size, stride=stride, padding=size // 2, key=k), gain, key)
 
@@ -248,7 +243,7 @@ def _mnist_conv_model(key):
         # strided convolutions: 28x28 -> 14x14 -> 7x7, four times cheaper than convolution + pooling
         layers.Layer(_conv(1, 16, 5, 2.0 / (1 - beta), k1, stride=2), neurons.LIF(beta=beta)),
         layers.Layer(_conv(16, 32, 5, 2.0 / (1 - beta), k2, stride=2), neurons.LIF(beta=beta)),
-        layers.Stateless(_Flatten()),
+        layers.Flatten(),
         _dense(32 * 7 * 7, 10, neurons.LI(beta=beta), 1.0 / (1 - beta), k3),
     ])
 
