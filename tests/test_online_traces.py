@@ -251,7 +251,11 @@ def test_e4_given_feedback_equal_to_readout_weights_is_symmetric(getkey):
 # -- O1-O2: OSTL and OTTT ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("neuron", ALL_NEURONS, ids=type_name)
+CORE = (LIF, ALIF, CubaLIF)
+
+
+@pytest.mark.parametrize("neuron", [n if isinstance(n, CORE) else pytest.param(n, marks=pytest.mark.slow)
+                                    for n in ALL_NEURONS], ids=type_name)
 def test_o1_ostl_single_layer_equals_bptt_for_every_neuron(neuron, getkey):
     """O1: one stateful layer (any neuron of the zoo) under a memoryless (stateless, trainable) readout."""
     net = hidden_readout(getkey(), neuron, readout="linear", w_scale=8.0 * type(neuron).input_scale)
@@ -260,7 +264,7 @@ def test_o1_ostl_single_layer_equals_bptt_for_every_neuron(neuron, getkey):
     assert_tree_allclose(grads, ref, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("neuron", [LIF(learnable=("beta", "threshold")), CubaLIF(learnable=("alpha", "beta")),
+@pytest.mark.parametrize("neuron", [pytest.param(LIF(learnable=("beta", "threshold")), marks=pytest.mark.slow), CubaLIF(learnable=("alpha", "beta")),
                                     ALIF(learnable=("alpha", "rho", "beta_a", "threshold"), beta_a=0.5)],
                          ids=type_name)
 def test_o1_ostl_learns_neuron_parameters_exactly(neuron, getkey):
@@ -313,7 +317,11 @@ LEARNERS = {
 }
 
 
-@pytest.mark.parametrize("name", list(LEARNERS))
+def _slow_unless(names, keep):
+    return [n if n in keep else pytest.param(n, marks=pytest.mark.slow) for n in names]
+
+
+@pytest.mark.parametrize("name", _slow_unless(LEARNERS, ("eprop", "snap1", "otpe")))
 def test_a1_memoryless_neurons_every_learner_equals_bptt(name, getkey):
     k1, k2, k3 = jax.random.split(getkey(), 3)
     memoryless = LIF(beta=0.0, reset="none")
@@ -327,6 +335,7 @@ def test_a1_memoryless_neurons_every_learner_equals_bptt(name, getkey):
     assert float(jnp.abs(ref.layers[0].connection.weight).max()) > 1e-4
 
 
+@pytest.mark.slow
 def test_a2_alignment_on_randman_float32(getkey):
     """A2 (float32 regression, not a proof): cosine to BPTT on randman, LIF 64-50-10, T = 20, batch 32."""
     spikes, labels = spikax.datasets.randman(n_classes=10, n_units=64, n_steps=20, samples_per_class=4, seed=0)
@@ -358,7 +367,7 @@ def test_a2_alignment_on_randman_float32(getkey):
 # -- S1: memory does not grow with T ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["eprop", "snap1", "otpe"])
+@pytest.mark.parametrize("name", _slow_unless(["eprop", "snap1", "otpe"], ("eprop", "otpe")))
 def test_s1_compiled_memory_is_independent_of_sequence_length(name, getkey):
     net = hidden_readout(getkey(), LIF() if name in ("ottt", "otpe") else ALIF(), recurrent=True)
     est = LEARNERS[name](net)
@@ -375,6 +384,7 @@ def test_s1_compiled_memory_is_independent_of_sequence_length(name, getkey):
 # -- the learners inside training, batching and jit ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.standard_promotion
 def test_eprop_trains_online_with_batches(getkey):
     net = hidden_readout(getkey(), ALIF(), recurrent=True)
