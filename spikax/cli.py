@@ -164,7 +164,8 @@ def _train(parser, args) -> int:
     summary = {"task": task.name, "method": args.method, "epochs": len(history), "batch_size": batch_size,
                "learning_rate": lr, "schedule": schedule, "seed": args.seed, "limit": args.limit, "test_accuracy": test_accuracy,
                "test_loss": history["val_loss"][-1], "train_accuracy": history["accuracy"][-1],
-               "train_seconds": train_time, "epoch_seconds": history["time"]}
+               "train_seconds": train_time, "epoch_train_seconds": history["time"],
+               "epoch_eval_seconds": history["val_time"]}
     training.save_checkpoint(out / "model.eqx", model, summary)
     history.save(out / "history.json")
     with open(out / "summary.json", "w") as f:

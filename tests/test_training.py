@@ -105,7 +105,7 @@ def test_fit_learns_and_is_deterministic(getkey):
     kwargs = dict(epochs=4, batch_size=16, optimizer=SGD, eval_data=tiny_data(32, seed=1),
                   key=jax.random.key(2), progress=False)
     trained, history = training.fit(net, LOSS, (x, y), **kwargs)
-    assert len(history) == 4 and set(history.keys()) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
+    assert len(history) == 4 and set(history.keys()) == {"loss", "accuracy", "val_loss", "val_accuracy", "time", "val_time"}
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert history["val_accuracy"][-1] > 0.9
     # the recorded validation metrics are those of the returned model

@@ -36,9 +36,10 @@ class Graph(AbstractLayer):
       \qquad (\text{state}^{(v)}_t, y^{(v)}_t) = \text{node}_v(\text{state}^{(v)}_{t-1}, x^{(v)}_t).$$
 
     The state holds every node's state and the last outputs of the nodes that feed back.
-    Without feedback, [`spikax.run`][] runs the graph node by node over the whole sequence
-    (stateless connections become one large matmul or convolution); with feedback it scans the
-    single step.
+    Over a sequence ([`spikax.run`][]), the nodes before and after the feedback loop run node
+    by node over the whole sequence (stateless connections become one large matmul or
+    convolution); only the nodes from the first feedback destination to the last feedback
+    source are scanned step by step. Without feedback nothing is scanned but the neurons.
 
     **Arguments:**
 
@@ -172,16 +173,48 @@ class Graph(AbstractLayer):
         feedback = {name: outs[name] for name in self.feedback_sources}
         return GraphState(nodes=nodes, feedback=feedback), outs[self.output]
 
+    def _loop_span(self) -> tuple[int, int] | None:
+        """First and last position (in node order) of the part that feedback makes recurrent."""
+        feedback = [(src, dst) for src, dst in self.edges if self.is_feedback(src, dst)]
+        if not feedback:
+            return None
+        return (min(self.order.index(dst) for _, dst in feedback), max(self.order.index(src) for src, _ in feedback))
+
     def sequence(self, state: GraphState, xs, *, scan: Scan = lax.scan):
-        if self.feedback_sources:  # a loop through time: scan the whole step
-            return scan(lambda s, x: self(s, x), state, xs)
+        """The whole sequence: nodes outside the feedback loop run node by node over all steps at
+        once (stateless connections become one large call); only the loop is scanned step by step."""
+        span = self._loop_span()
+        first, last = (len(self.order), len(self.order) - 1) if span is None else span
+        prefix, loop, suffix = self.order[:first], self.order[first:last + 1], self.order[last + 1:]
         outs = {INPUT: xs}
         nodes = {}
-        for name in self.order:
+        for name in prefix:  # no feedback reaches these nodes, and none leaves them
             nodes[name], outs[name] = self.nodes[name].sequence(state.nodes[name], self._gather(name, outs, {}),
                                                                 scan=scan)
-        return GraphState(nodes=nodes, feedback={}), outs[self.output]
+        feedback = state.feedback
+        if loop:
+            needed_in = sorted({src for src, dst in self.edges if dst in loop and (src == INPUT or src in prefix)})
+            needed_out = sorted({src for src, dst in self.edges if src in loop and dst in suffix}
+                                | ({self.output} & set(loop)))
 
+            def step(carry, inputs):
+                loop_states, feedback = carry
+                step_outs = dict(inputs)
+                new_states = {}
+                for name in loop:
+                    new_states[name], step_outs[name] = self.nodes[name](
+                        loop_states[name], self._gather(name, step_outs, feedback))
+                new_feedback = {name: step_outs[name] for name in self.feedback_sources}
+                return (new_states, new_feedback), {name: step_outs[name] for name in needed_out}
+
+            carry = ({name: state.nodes[name] for name in loop}, feedback)
+            (loop_states, feedback), loop_outs = scan(step, carry, {name: outs[name] for name in needed_in})
+            nodes.update(loop_states)
+            outs.update(loop_outs)
+        for name in suffix:  # after the loop: again whole sequences
+            nodes[name], outs[name] = self.nodes[name].sequence(state.nodes[name], self._gather(name, outs, {}),
+                                                                scan=scan)
+        return GraphState(nodes={name: nodes[name] for name in self.order}, feedback=feedback), outs[self.output]
 
 def _default(dtype):
     return jnp.result_type(float) if dtype is None else dtype

@@ -384,17 +384,23 @@ class EligibilityEngine(AbstractEstimator):
         grads = []
         rate = entry["rate"]
         if rate is not None:
+            # The regulariser's e-prop gradient is G_t = 2c (f̄_t - f*) Ē_t with running means f̄, Ē of the
+            # spikes and eligibilities; emitting its increments G_t - G_{t-1} makes them sum to G_T. With
+            # d = f̄_t - f̄_{t-1}: G_t - G_{t-1} = 2c [(d - (f̄_t - f*)/t) Ē_{t-1} + (f̄_t - f*)/t e_t].
             c, f_target = self.rate_reg
             count = rate["count"] + 1
             new_rate = rate["rate"] + (y - rate["rate"]) / count
+            w = 2 * c * (new_rate - f_target) / count
+            u = 2 * c * (new_rate - rate["rate"]) - w
             new_e = {s: rate["e"][s] + (eligibilities[s] - rate["e"][s]) / count for s in plan.slots}
         for slot in plan.slots:
             e = filtered[slot] if kappa is not None else eligibilities[slot]
-            g = _outer_signal(signal, e)
-            if rate is not None:
-                # Increment of 2c (f̄_t - f*) · ē_t, so the increments sum to the regulariser's e-prop gradient.
-                g = g + 2 * c * (_outer_signal(new_rate - f_target, new_e[slot])
-                                 - _outer_signal(rate["rate"] - f_target, rate["e"][slot]))
+            if rate is None:
+                g = _outer_signal(signal, e)
+            elif kappa is None:
+                g = _outer_signal(signal + w, e) + _outer_signal(u, rate["e"][slot])
+            else:
+                g = _outer_signal(signal, e) + _outer_signal(w, eligibilities[slot]) + _outer_signal(u, rate["e"][slot])
             target_shape = jnp.shape(_slot_leaf(layer, slot))
             grads.append(_sum_to_shape(g, target_shape).astype(_slot_leaf(layer, slot).dtype))
         new_entry = {"traces": traces, "filtered": filtered,

@@ -294,14 +294,15 @@ def fit(model, loss_fn: Callable, train_data, *, epochs: int = 10, batch_size: i
             if progress and ((i + 1) % every == 0 or i + 1 == n_batches):
                 bar.set_postfix({k: f"{float(v) / (i + 1):.4f}" for k, v in sums.items()}, refresh=False)
         record = {name: float(value) / n_batches for name, value in sums.items()}
+        record["time"] = time.perf_counter() - start
         if eval_data is not None:
             val = evaluate(model, loss_fn, eval_data, batch_size=eval_batch_size or max(batch_size, 256),
                            key=jax.random.key(0), _step=eval_step, _parallel=parallel)
             record.update({"val_" + name: value for name, value in val.items()})
             if progress:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in record.items()}, refresh=True)
+                bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if "time" not in k}, refresh=True)
+            record["val_time"] = time.perf_counter() - start - record["time"]
         bar.close()
-        record["time"] = time.perf_counter() - start
         history.append(record)
 
         if monitor not in record:

@@ -11,7 +11,8 @@ class History:
     """Metrics of a training run, one value per epoch, as returned by [`spikax.training.fit`][].
 
     Names are the training metrics (`"loss"`, `"accuracy"`, ...), the evaluation metrics with a
-    `val_` prefix, and `"time"` (seconds per epoch, training and evaluation together).
+    `val_` prefix, `"time"` (seconds of training in the epoch, compilation included) and
+    `"val_time"` (seconds of evaluation).
 
     **Example:**
 
@@ -88,7 +89,7 @@ class History:
         """
         from .. import plotting
 
-        records = {k: v for k, v in self._records.items() if include_time or k != "time"}
+        records = {k: v for k, v in self._records.items() if include_time or not k.endswith("time")}
         if not records:
             raise ValueError("`spikax.training.History.plot`: the history is empty; train for at least one epoch.")
         axes = plotting.training_curves(records, ax=ax)
