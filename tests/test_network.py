@@ -138,3 +138,20 @@ def test_stateful_adapter_with_a_batch(getkey):
     np.testing.assert_array_equal(ys, expected)
     y, registry = stateful(xs[0], registry)  # one step with the batch
     assert y.shape == (2, 4)
+
+
+def _matmuls_outside_scan(fn, *args):
+    """Output shapes of the matrix products that run once over the whole sequence (not inside a scan)."""
+    eqns = jax.make_jaxpr(fn)(*args).jaxpr.eqns
+    return [e.outvars[0].aval.shape for e in eqns if e.primitive.name == "dot_general"]
+
+
+def test_feedforward_parts_run_on_the_whole_sequence_at_once():
+    # graph_feedback: enc -> [a <-> b] -> out. enc and out are outside the loop: one matmul each over T steps;
+    # only a and b are scanned.
+    model, state, xs = make("graph_feedback", seed=0, steps=8)
+    shapes = _matmuls_outside_scan(lambda xs: model.sequence(state, xs), xs)
+    assert sorted(sorted(s) for s in shapes) == [[2, 8], [4, 8]]  # (T, features) in either layout
+    chain, chain_state, chain_xs = make("mixed_conv", seed=0, steps=8)
+    shapes = _matmuls_outside_scan(lambda xs: chain.sequence(chain_state, xs), chain_xs)
+    assert [3, 8] in [sorted(s) for s in shapes]  # the final dense layer, applied to all 8 steps in one product
