@@ -1,4 +1,10 @@
-"""Layers: any connection (from `equinox.nn`) with any neuron, feed-forward or recurrent."""
+"""Layers: any connection (from `equinox.nn`) with any neuron, feed-forward or recurrent.
+
+Also: synaptic/axonal delays (`Delay`, `DelayedLinear`; fixed or learnable), time-consistent
+`Dropout`, `Flatten`, spike `Pool`ing and batch normalisation through time (`BNTT`). Every
+layer is a pure step `(state, x) -> (state, y)` on one sample with `init_state(input_shape)`,
+and a `sequence` method that runs a whole sequence (time on axis 0) at once where it can.
+"""
 
 from ._base import AbstractLayer as AbstractLayer
 from ._layers import Layer as Layer
