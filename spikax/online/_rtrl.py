@@ -162,15 +162,17 @@ def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 64) -> jax.Arr
     noise_p = jnp.asarray(0.1 * rng.normal(size=(draws, flat_p.size)) * (rng.uniform(size=(draws, 1)) < 0.5),
                           flat_p.dtype)
 
-    def jacobians(ds, dp, x):
+    def accumulate(patterns, noise):  # one draw at a time: memory of one Jacobian, not of all draws
+        ds, dp, x = noise
+
         def F(fs, fp):
             return ravel_pytree(_forward(model_of(unravel_p(fp)), unravel_s(fs), x.reshape(x_spec.shape), None)[0])[0]
 
         d, m = jax.jacfwd(F, argnums=(0, 1))(flat_s + ds, flat_p + dp)
-        return d != 0, m != 0
+        return (patterns[0] | (d != 0), patterns[1] | (m != 0)), None
 
-    d_pattern, m_pattern = jax.vmap(jacobians)(noise_s, noise_p, noise_x)
-    d_pattern, m_pattern = jnp.any(d_pattern, axis=0), jnp.any(m_pattern, axis=0)
+    zeros = (jnp.zeros((flat_s.size, flat_s.size), bool), jnp.zeros((flat_s.size, flat_p.size), bool))
+    (d_pattern, m_pattern), _ = jax.lax.scan(accumulate, zeros, (noise_s, noise_p, noise_x))
     d_float = d_pattern.astype(flat_s.dtype)
 
     def grow(carry):
