@@ -55,6 +55,7 @@ def test_same_outputs_and_gradients(name):
     xs = rng.uniform(0, 1.5, size=(T, B) + shape)
     weights = rng.normal(size=(T, B, 3))
 
+    @eqx.filter_jit
     @eqx.filter_value_and_grad(has_aux=True)
     def jax_loss(pair):
         net, xs = pair

@@ -15,7 +15,7 @@ import spikax_torch  # noqa: E402
 from spikax_torch.convert import from_spikax, state_from_spikax, to_spikax  # noqa: E402
 from torch_helpers import JAX_DTYPE, TOL, TORCH_DTYPE, assert_close, leaves, to_np  # noqa: E402
 
-T, SHAPE = 16, (3, 5)  # time steps; batch x neurons (neurons are elementwise: the batch is just more neurons)
+T, SHAPE = 10, (3, 5)  # time steps; batch x neurons (neurons are elementwise: the batch is just more neurons)
 PER_NEURON = np.linspace(0.6, 0.95, SHAPE[1])
 
 # (class name, constructor arguments); every neuron of spikax.neurons.ALL_NEURONS appears, most options too.

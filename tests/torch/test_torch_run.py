@@ -50,6 +50,7 @@ def test_truncated_bptt_matches_spikax():
     bptt = _torch_grads(model, xs, spikax_torch.BPTT())
     assert not torch.allclose(got["layers.0.connection.weight"], bptt["layers.0.connection.weight"])
 
+    @eqx.filter_jit
     @eqx.filter_grad
     def jax_grads(net):
         _, ys = spikax.run(net, net.init_state((3,)), jnp.asarray(xs), batch_axis=1,
