@@ -77,15 +77,13 @@ def test_checkpointed_equals_bptt_for_any_chunk_length():
 def test_truncated_bptt(getkey):
     model, state, xs = make("recurrent_dense", seed=1, steps=9)
     grads = {}
-    for label, method in [("bptt", spikax.BPTT()), ("k9", spikax.TruncatedBPTT(9)), ("k20", spikax.TruncatedBPTT(20)),
-                          ("k4", spikax.TruncatedBPTT(4))]:
+    for label, method in [("bptt", spikax.BPTT()), ("k9", spikax.TruncatedBPTT(9)), ("k4", spikax.TruncatedBPTT(4))]:
         loss, params = _loss_fn(model, state, xs, method)
         grads[label] = jax.jit(jax.grad(loss))(params)
     # Truncation changes gradients only: the forward pass and the carried state are unchanged.
     assert_tree_allclose(run(model, state, xs, method=spikax.TruncatedBPTT(4)), run(model, state, xs),
                          rtol=1e-12, atol=1e-12)
     assert_tree_allclose(grads["k9"], grads["bptt"], rtol=1e-12)
-    assert_tree_allclose(grads["k20"], grads["bptt"], rtol=1e-12)
     differ = [not np.allclose(a, b) for a, b in zip(jax.tree_util.tree_leaves(grads["k4"]),
                                                      jax.tree_util.tree_leaves(grads["bptt"]))]
     assert any(differ)
