@@ -143,7 +143,8 @@ class Delay(AbstractLayer):
     ```python
     delay = spikax.layers.Delay(3, delays=jnp.array([0, 1, 3]))
     state = delay.init_state((3,))
-    state, ys = spikax.run(delay, state, jnp.eye(3)[jnp.array([0, 0, 0, 0, 0])])  # unit 2 arrives at t=3
+    pulse = jnp.zeros((5, 3)).at[0].set(1.0)       # every unit fires at t = 0
+    state, ys = spikax.run(delay, state, pulse)     # unit i's pulse arrives at t = delays[i]
     ```
     """
 
