@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any
 
 import equinox as eqx
 import jax
@@ -212,8 +211,9 @@ class EligibilityEngine(AbstractEstimator):
     - `feedback`: None (spatial learning signals, i.e. symmetric feedback) or one matrix per
       hidden stateful layer, $L^l_t = B_l\,\delta_t$ with $\delta_t$ the loss's derivative at the
       readout's input current.
-    - `filters`: per layer, None or the decay $\kappa$ of a low-pass filter on the eligibility,
-      $\bar e_t = \kappa\bar e_{t-1} + e_t$ (e-prop's leaky readout, OTPE's next-layer estimate).
+    - `filters`: per layer, None, the decay $\kappa$ of a low-pass filter on the eligibility,
+      $\bar e_t = \kappa\bar e_{t-1} + e_t$ (e-prop's leaky readout), or `"next"`: the membrane
+      leak of the next stateful layer (OTPE's postsynaptic estimate).
     - `decays`: per layer, the presynaptic trace decay $\lambda$ (separable traces only; None
       means the neuron's membrane leak).
     - `rate_reg`: None or `(c, f_target)`, e-prop's firing-rate regulariser.
