@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -53,7 +54,8 @@ class Layer(AbstractLayer):
         currents = apply_over_time("spikax_torch.layers.Layer", self.connection, xs)
         if state is None:
             state = self.neuron.init_state(currents.shape[1:], currents.dtype, currents.device)
-        return scan(self.neuron, state, currents)
+        with _param_cache(self.neuron, scan):
+            return scan(self.neuron, state, currents)
 
 
 class RecurrentState(NamedTuple):
@@ -127,7 +129,8 @@ class Recurrent(AbstractLayer):
         currents = apply_over_time("spikax_torch.layers.Recurrent", self.connection, xs)
         if state is None:
             state = self._state_for(currents.shape[1:], currents.dtype, currents.device)
-        return scan(self.step, state, currents)
+        with _param_cache(self.neuron, scan):
+            return scan(self.step, state, currents)
 
 
 class AbstractStateless(AbstractLayer):
@@ -236,6 +239,12 @@ def _linear(n_in, n_out, use_bias, dtype, key):
             if linear.bias is not None:
                 linear.bias.uniform_(-bound, bound, generator=generator)
     return linear
+
+
+def _param_cache(neuron, scan):
+    """Compute the neuron's constrained parameters once per sequence, unless the scan recomputes
+    its steps later (checkpointing), where the recomputation must repeat the original ops."""
+    return contextlib.nullcontext() if getattr(scan, "recomputes", False) else neuron.cached_params()
 
 
 def _check_neuron(owner: str, neuron) -> None:

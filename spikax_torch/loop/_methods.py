@@ -51,7 +51,9 @@ class CheckpointedBPTT(AbstractGradientMethod):
 
     def run(self, model, state, xs, *, unroll: int = 1):
         every = self.every or max(1, math.ceil(math.sqrt(tree_length(xs))))
-        return sequence(model, state, xs, partial(_checkpointed_scan, every=every))
+        scan = partial(_checkpointed_scan, every=every)
+        scan.recomputes = True  # layers then skip their per-sequence parameter cache
+        return sequence(model, state, xs, scan)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,7 @@ neurons' (the ancestor's "parameters as tensors of the proper shape").
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -135,10 +136,31 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
 
     def param(self, name: str, dtype=None) -> torch.Tensor:
         """The constrained value of parameter `name`, detached unless learnable."""
+        cache = self.__dict__.get("_param_cache")
+        if cache is not None and (name, dtype) in cache:
+            return cache[name, dtype]
         value = _from_raw(self.constraints[name], getattr(self, "raw_" + name))
         if name not in self.learnable:
             value = value.detach()
-        return value if dtype is None else value.to(dtype)
+        value = value if dtype is None else value.to(dtype)
+        if cache is not None:
+            cache[name, dtype] = value
+        return value
+
+    @contextlib.contextmanager
+    def cached_params(self):
+        """Within this block each constrained parameter is computed once and reused at every step.
+
+        The layers' sequence paths use it: a parameter's constraint (`exp(-exp(raw))`...) is then
+        one op per sequence instead of one per step; gradients are the same (they accumulate
+        through the one shared value).
+        """
+        outer = self.__dict__.get("_param_cache")
+        self.__dict__["_param_cache"] = {} if outer is None else outer
+        try:
+            yield self
+        finally:
+            self.__dict__["_param_cache"] = outer
 
     def __getattr__(self, name: str):
         # `neuron.beta` reads the constrained value of `raw_beta`.
