@@ -30,4 +30,14 @@ from .loop import run as run
 from .network import Chain as Chain
 from .surrogate import spike as spike
 
+
+def trainable(model) -> dict:
+    """The trainable tensors of a model, `dict(model.named_parameters())`: the twin of `spikax.trainable`.
+
+    Weights, biases and the neuron parameters named in `learnable=` (fixed ones are buffers).
+
+    **Example:** `torch.optim.Adam(spikax_torch.trainable(net).values(), lr=1e-3)`
+    """
+    return dict(model.named_parameters())
+
 __version__ = "0.1.0"

@@ -302,6 +302,15 @@ def _extra_from_spikax(model):
                             padding=_pairs_to_torch(pool.padding))
     if isinstance(model, L.Dropout):
         return tlayers.Dropout(model.p, inference=bool(model.inference))
+    if isinstance(model, L.BNTT):
+        twin = tlayers.BNTT(model.weight.shape[0], model.weight.shape[1], eps=model.eps, momentum=model.momentum,
+                            axis_name=model.axis_name, inference=bool(model.inference),
+                            dtype=_tensor(model.weight).dtype)
+        with torch.no_grad():
+            twin.weight.copy_(_tensor(model.weight))
+            twin.running_mean.copy_(_tensor(model.running_mean))
+            twin.running_var.copy_(_tensor(model.running_var))
+        return twin
     if isinstance(model, L.Delay):
         twin = tlayers.Delay(model.max_delay, delays=np.asarray(model.delays), learnable=model.learnable,
                              sigma=model.sigma)
@@ -342,6 +351,11 @@ def _extra_to_spikax(model):
                       padding=tuple((p, p) for p in model.padding))
     if isinstance(model, tlayers.Dropout):
         return L.Dropout(model.p, inference=model.inference)
+    if isinstance(model, tlayers.BNTT):
+        twin = L.BNTT(model.weight.shape[0], model.weight.shape[1], eps=model.eps, momentum=model.momentum,
+                      axis_name=model.axis_name, inference=model.inference, dtype=_array(model.weight).dtype)
+        return eqx.tree_at(lambda b: (b.weight, b.running_mean, b.running_var), twin,
+                           (_array(model.weight), _array(model.running_mean), _array(model.running_var)))
     if isinstance(model, (tlayers.Delay, tlayers.DelayedLinear)):
         cls = getattr(L, type(model).__name__)
         twin = object.__new__(cls)

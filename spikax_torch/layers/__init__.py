@@ -20,3 +20,5 @@ from ._misc import Dropout as Dropout
 from ._misc import DropoutState as DropoutState
 from ._misc import Flatten as Flatten
 from ._misc import Pool as Pool
+from ._norm import BNTT as BNTT
+from ._norm import BNTTState as BNTTState

@@ -5,3 +5,4 @@ from ._methods import AbstractGradientMethod as AbstractGradientMethod
 from ._methods import CheckpointedBPTT as CheckpointedBPTT
 from ._methods import TruncatedBPTT as TruncatedBPTT
 from ._run import run as run
+from ._run import check_time_axis as check_time_axis

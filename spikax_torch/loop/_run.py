@@ -125,3 +125,25 @@ def _batched_state(model, state, xs):
         return tree_map(lambda leaf: leaf.expand(batch, *leaf.shape), state)
     _check_state(model, state, xs.shape[1:], xs.dtype)
     return state
+
+
+def check_time_axis(xs, targets, *, owner: str = "spikax_torch.loop.check_time_axis") -> None:
+    """Raise a clear error unless inputs and per-step targets have the same number of time steps (axis 0).
+
+    **Example:** `spikax_torch.loop.check_time_axis(torch.zeros(100, 16, 3), torch.zeros(100, 16))  # fine`
+    """
+    def steps(tree, what):
+        leaves = tensor_leaves(tree)
+        if not leaves or any(leaf.ndim == 0 for leaf in leaves):
+            raise ValueError(f"`{owner}`: {what} need a time axis (axis 0).")
+        lengths = {leaf.shape[0] for leaf in leaves}
+        if len(lengths) != 1:
+            raise ValueError(f"`{owner}`: the tensors of {what} disagree on the number of time steps: {sorted(lengths)}.")
+        return lengths.pop()
+
+    t_in, t_target = steps(xs, "inputs"), steps(targets, "targets")
+    if t_in != t_target:
+        raise ValueError(
+            f"`{owner}`: inputs have {t_in} time steps (axis 0) but targets have {t_target}. Time is axis 0 "
+            "everywhere: put the batch after it (`[time, batch, ...]`, e.g. `x.transpose(0, 1)` for batch-first data)."
+        )

@@ -110,3 +110,30 @@ def test_delay_buffer_layout_and_dropout_mask():
     masks = t_drop.init_state((2000, 6), key=0).mask
     assert abs(float((masks == 0).double().mean()) - 0.4) < 0.02
     np.testing.assert_allclose(masks.unique().numpy(), [0.0, 1 / 0.6])
+
+
+def test_bntt_matches_spikax():
+    k1, k2 = jax.random.split(jax.random.key(3))
+    net = spikax.Chain([eqx.nn.Conv2d(1, 3, 3, padding=1, key=k1), L.BNTT(6, 3), N.LIF(),
+                        L.Flatten(), L.dense(3 * 4 * 4, 2, N.LI(), key=k2)])
+    net = eqx.tree_at(lambda n: n.layers[1].weight, net, net.layers[1].weight * jnp.linspace(0.5, 2.0, 3))
+    model = from_spikax(net)
+    assert eqx.tree_equal(to_spikax(model), net)
+    xs = np.random.default_rng(0).uniform(0, 1, size=(8, B, 1, 4, 4))  # 8 steps: the last 2 reuse step 5's scale
+
+    @eqx.filter_jit
+    @eqx.filter_value_and_grad(has_aux=True)
+    def jax_loss(net):
+        final, ys = spikax.run(net, net.init_state((1, 4, 4)), jnp.asarray(xs), batch_axis=1)
+        return jnp.sum(ys**2), (final, ys)
+
+    (_, (j_final, j_ys)), j_grads = jax_loss(net)
+    final, ys = spikax_torch.run(model, None, torch.tensor(xs))
+    (ys**2).sum().backward()
+    np.testing.assert_allclose(ys.detach().numpy(), np.asarray(j_ys), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.layers[1].weight.grad.numpy(), np.asarray(j_grads.layers[1].weight), rtol=1e-9,
+                               atol=1e-12)
+    # one batch-wide copy of the running statistics in torch; one (identical) copy per example in spikax
+    np.testing.assert_allclose(final[1].running_mean.numpy(), np.asarray(j_final[1].running_mean[0]), rtol=1e-10)
+    np.testing.assert_allclose(final[1].running_var.numpy(), np.asarray(j_final[1].running_var[0]), rtol=1e-10)
+    assert int(final[1].step) == 8
