@@ -28,6 +28,7 @@ from .loop import CheckpointedBPTT as CheckpointedBPTT
 from .loop import TruncatedBPTT as TruncatedBPTT
 from .loop import run as run
 from .network import Chain as Chain
+from .network import Graph as Graph
 from .surrogate import spike as spike
 
 

@@ -235,6 +235,8 @@ def from_spikax(model):
         return _neuron_from_spikax(model)
     if isinstance(model, spikax.Chain):
         return tnetwork.Chain([from_spikax(layer) for layer in model.layers])
+    if isinstance(model, spikax.Graph):
+        return tnetwork.Graph({n: from_spikax(model.nodes[n]) for n in model.order}, model.edges, model.output)
     if isinstance(model, spikax.layers.Recurrent):
         return tlayers.Recurrent(_connection_from_spikax(model.connection), _connection_from_spikax(model.recurrent),
                                  _neuron_from_spikax(model.neuron))
@@ -275,6 +277,8 @@ def to_spikax(model):
     spikax, _, _, _ = _jax()
     if isinstance(model, tnetwork.Chain):
         return spikax.Chain([to_spikax(layer) for layer in model.layers])
+    if isinstance(model, tnetwork.Graph):
+        return spikax.Graph({n: to_spikax(model.nodes[n]) for n in model.order}, model.edges, model.output)
     if isinstance(model, tlayers.Recurrent):
         return spikax.layers.Recurrent(_connection_to_spikax(model.connection), _connection_to_spikax(model.recurrent),
                                        _neuron_to_spikax(model.neuron))

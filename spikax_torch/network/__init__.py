@@ -1,3 +1,5 @@
-"""Networks: `Chain` (sequential); the torch twin of [`spikax.network`][]."""
+"""Networks: `Chain` (sequential) and `Graph` (arbitrary wiring); the torch twin of [`spikax.network`][]."""
 
 from ._chain import Chain as Chain
+from ._graph import Graph as Graph
+from ._graph import GraphState as GraphState

@@ -182,3 +182,39 @@ def test_step_by_step_equals_sequence_run():
         outs.append(y)
     assert torch.equal(torch.stack(outs), ys)
     assert_close(state, final, 0, 0, "final state")
+
+
+def test_graph_with_skip_and_feedback_matches_spikax():
+    k = jax.random.split(jax.random.key(9), 4)
+    lif = spikax.neurons.LIF(learnable="beta")
+    net = spikax.Graph(
+        nodes={"enc": eqx.nn.Linear(4, 8, key=k[0]),
+               "a": spikax.layers.dense(8, 8, lif, key=k[1]),
+               "b": spikax.layers.dense(8, 8, lif, key=k[2]),
+               "out": spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k[3])},
+        edges=[("input", "enc"), ("enc", "a"), ("a", "b"), ("b", "out"), ("a", "out"), ("b", "a")],
+        output="out")
+    net = _scaled(net, 3.0)
+    model = from_spikax(net)
+    assert eqx.tree_equal(to_spikax(model), net)
+    xs = np.random.default_rng(0).uniform(0, 1.5, size=(T, B, 4))
+
+    @eqx.filter_jit
+    @eqx.filter_value_and_grad(has_aux=True)
+    def jax_loss(net):
+        _, ys = spikax.run(net, net.init_state((4,)), jnp.asarray(xs), batch_axis=1)
+        return jnp.sum(ys**2), ys
+
+    (_, j_ys), j_grads = jax_loss(net)
+    _, ys = spikax_torch.run(model, None, torch.tensor(xs))
+    (ys**2).sum().backward()
+    np.testing.assert_allclose(ys.detach().numpy(), np.asarray(j_ys), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(model.nodes["a"].connection.weight.grad.numpy(),
+                               np.asarray(j_grads.nodes["a"].connection.weight), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.nodes["a"].neuron.raw_beta.grad.numpy(),
+                               np.asarray(j_grads.nodes["a"].neuron.raw_beta), rtol=1e-10, atol=1e-12)
+    state, outs = None, []
+    for x in torch.tensor(xs).unbind(0):
+        state, y = model(state, x)
+        outs.append(y)
+    np.testing.assert_allclose(torch.stack(outs).detach(), ys.detach(), rtol=1e-12, atol=1e-13)
