@@ -3,3 +3,4 @@
 from ._chain import Chain as Chain
 from ._graph import Graph as Graph
 from ._graph import GraphState as GraphState
+from ._stateful import Stateful as Stateful

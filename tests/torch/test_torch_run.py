@@ -104,3 +104,15 @@ def test_errors():
         spikax_torch.run(model, None, xs[:0])
     with pytest.raises(ValueError, match="cannot take an input of shape"):
         spikax_torch.run(model, None, torch.zeros(4, 2, 5, dtype=torch.float64))
+
+
+def test_stateful_adapter_equals_explicit_style():
+    _, model, xs = _pair()
+    xs = torch.tensor(xs)
+    wrapped = spikax_torch.network.Stateful(model)
+    first = torch.stack([wrapped(x) for x in xs[:7].unbind(0)])
+    rest = wrapped.run(xs[7:])
+    _, expected = spikax_torch.run(model, None, xs)
+    assert torch.equal(torch.cat([first, rest]), expected)
+    wrapped.reset()
+    assert wrapped.state is None
