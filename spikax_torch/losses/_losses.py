@@ -100,7 +100,9 @@ def van_rossum_distance(s1, s2, tau: float, *, dt: float = 1.0, squared: bool = 
     for x in diff.unbind(0):
         f = a * f + x
         total = total + (f * f).sum()
-    d2 = total * ((1 - a**2) / 2)
+    # a tensor factor, not a Python float: torch.func.jvp promotes the tangent of
+    # `0-dim float32 tensor * python float` to float64
+    d2 = total * torch.tensor((1 - a**2) / 2, dtype=diff.dtype)
     if squared:
         return d2
     positive = d2 > 0
@@ -137,7 +139,7 @@ def firing_rate_penalty(spikes, target: float, *, per_neuron: bool = True, toler
     """
     rates = _spikes("spikax_torch.losses.firing_rate_penalty", spikes).mean(0)
     if not per_neuron:
-        rates = rates.mean()
+        rates = rates.mean().reshape(1)  # not 0-dim: see the note in `van_rossum_distance`
     excess = torch.clamp((rates - target).abs() - tolerance, min=0.0)
     return (excess**2).mean()
 
