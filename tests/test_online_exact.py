@@ -364,8 +364,9 @@ def compiled_temp_bytes(fn, *args) -> int:
 @pytest.mark.slow
 def test_s1_online_memory_is_independent_of_sequence_length(getkey):
     net, params, state0, _, _ = make_problem("alif", getkey())
-    learners = {  # (SnAp is RTRL with a mask: the same code and memory)
+    learners = {
         "rtrl": online.rtrl(net, mse),
+        "snap1": online.snap(net, mse, 1),
         "forward_gradient": online.forward_gradient(net, mse, num_tangents=2),
     }
     key = jax.random.key(0)
