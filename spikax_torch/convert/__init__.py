@@ -3,6 +3,8 @@
 **Example:**
 
 ```python
+import jax, spikax
+jax_net = spikax.Chain([spikax.layers.dense(3, 8, spikax.neurons.LIF(learnable="beta"), key=jax.random.key(0))])
 twin = spikax_torch.convert.from_spikax(jax_net)      # same weights, options and learnable sets
 back = spikax_torch.convert.to_spikax(twin)           # equal to jax_net leaf for leaf
 ```

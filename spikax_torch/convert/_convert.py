@@ -224,6 +224,7 @@ def from_spikax(model):
     **Example:**
 
     ```python
+    import jax, spikax
     net = spikax.Chain([spikax.layers.dense(3, 8, spikax.neurons.LIF(), key=jax.random.key(0))])
     twin = spikax_torch.convert.from_spikax(net)
     ```

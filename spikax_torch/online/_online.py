@@ -159,7 +159,11 @@ def rtrl(model, loss_fn, *, mask=None) -> RTRL:
     **Example:**
 
     ```python
-    est = spikax_torch.online.rtrl(net, lambda y, t: ((y - t) ** 2).sum())
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    xs, targets = torch.ones(20, 3), torch.zeros(20, 2)
+    est = spikax_torch.online.rtrl(net, mse)
     loss, grads = spikax_torch.online.run(est, dict(net.named_parameters()), net.init_state((3,)), xs, targets)
     ```
     """
@@ -228,8 +232,12 @@ def forward_gradient(model, loss_fn, *, num_tangents: int = 1, dist: str = "rade
     **Example:**
 
     ```python
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    xs, targets = torch.ones(20, 3), torch.zeros(20, 2)
     est = spikax_torch.online.forward_gradient(net, mse, num_tangents=4)
-    loss, grads = spikax_torch.online.run(est, params, net.init_state((3,)), xs, targets, key=0)
+    loss, grads = spikax_torch.online.run(est, dict(net.named_parameters()), net.init_state((3,)), xs, targets, key=0)
     ```
     """
     return ForwardGradient(model, loss_fn, num_tangents=num_tangents, dist=dist, direction=direction)
@@ -245,6 +253,10 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     **Example:**
 
     ```python
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    xs, targets = torch.ones(20, 3), torch.zeros(20, 2)
     loss, grads = spikax_torch.online.run(spikax_torch.online.rtrl(net, mse), dict(net.named_parameters()),
                                           net.init_state((3,)), xs, targets)
     ```

@@ -52,7 +52,7 @@ class Custom(AbstractSurrogate):
 
     ```python
     bump = spikax_torch.surrogate.Custom(lambda x: torch.exp(-x**2))
-    s = spikax_torch.spike(v - 1.0, bump)
+    s = spikax_torch.spike(torch.tensor([0.5, 1.5]) - 1.0, bump)  # [0., 1.]
     ```
     """
 
