@@ -14,7 +14,7 @@ import spikax  # noqa: E402
 import spikax_torch  # noqa: E402
 from spikax_torch._pytree import split_tensors  # noqa: E402
 from spikax_torch.convert import from_spikax, to_spikax  # noqa: E402
-from torch_helpers import JAX_DTYPE, TOL, TORCH_DTYPE, assert_close, to_np  # noqa: E402
+from torch_helpers import JAX_DTYPE, TOL, assert_close, to_np  # noqa: E402
 
 T, B = 10, 3
 
