@@ -116,3 +116,21 @@ def test_stateful_adapter_equals_explicit_style():
     assert torch.equal(torch.cat([first, rest]), expected)
     wrapped.reset()
     assert wrapped.state is None
+
+
+def test_loop_iterates_with_unbind_not_per_step_indexing():
+    """PERFORMANCE.md: indexing a grad-requiring tensor per step (`xs[t]`) makes backward O(T^2);
+    the loop must split the sequence once with `unbind`. Inspect the autograd graph."""
+    layer = spikax_torch.layers.dense(3, 4, spikax_torch.neurons.LIF(), key=0)
+    xs = torch.rand(30, 2, 3, requires_grad=True)
+    _, ys = spikax_torch.run(layer, None, xs)
+    kinds, stack, seen = [], [ys.grad_fn], set()
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        kinds.append(type(fn).__name__)
+        stack.extend(f for f, _ in fn.next_functions)
+    assert sum("Unbind" in k for k in kinds) == 1
+    assert not any("Select" in k for k in kinds)
