@@ -93,7 +93,8 @@ def _layers_of(model) -> tuple[tuple, bool] | None:
 def _unsupported(owner: str, model) -> TypeError:
     found = _layers_of(model)
     if isinstance(model, Chain) and found is None:
-        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, (Layer, Recurrent, AbstractStateless))})
+        known = (Layer, Recurrent, AbstractStateless)
+        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, known)})
         what = f"a Chain containing {', '.join(bad)}"
     else:
         what = f"a {type(model).__name__}"
@@ -345,7 +346,8 @@ def _run_one(est, params, state0, xs, targets, key):
         grads = jax.tree_util.tree_map(jnp.add, grads, grad_t)
         return (state, lstate, loss + loss_t.astype(loss.dtype), grads), None
 
-    (_, _, loss, grads), _ = lax.scan(body, (state0, lstate, loss0, zeros), (xs, targets, _sequence_keys(step_key, steps)))
+    inputs = (xs, targets, _sequence_keys(step_key, steps))
+    (_, _, loss, grads), _ = lax.scan(body, (state0, lstate, loss0, zeros), inputs)
     return loss, grads
 
 
@@ -406,9 +408,8 @@ def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch):
     if batch_axis is None:
         return _run_one(est, params, state0, xs, targets, key)
     keys = None if key is None else jax.random.split(key, batch)
-    per_example = jax.vmap(
-        lambda x, t, k: _run_one(est, params, state0, x, t, k), in_axes=(batch_axis, batch_axis, 0 if keys is not None else None)
-    )
+    per_example = jax.vmap(lambda x, t, k: _run_one(est, params, state0, x, t, k),
+                           in_axes=(batch_axis, batch_axis, 0 if keys is not None else None))
     return _mean0(per_example(xs, targets, keys))
 
 

@@ -27,7 +27,7 @@ class RTRLState(NamedTuple):
 
 
 class RTRL(AbstractEstimator):
-    r"""Real-time recurrent learning (Williams & Zipser 1989), exact, by forward mode; see [`rtrl`][spikax.online.rtrl]."""
+    r"""Exact RTRL (Williams & Zipser 1989) by forward mode; see [`rtrl`][spikax.online.rtrl]."""
 
     mask: jax.Array | None
     snap_n: int | None = eqx.field(static=True)
@@ -123,7 +123,9 @@ def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
     fixed (non-learnable) parameter is a true structural zero. Within one step the influence
     of $J_{t-1}$ on $\ell_t$ is exact; the mask applies to what is carried. SnAp-1 of a
     single recurrent layer keeps, for $W_{ji}$, only neuron $j$'s own state (as the diagonal
-    eligibility engine); `n >= T` equals [`rtrl`][spikax.online.rtrl] exactly.
+    eligibility engine); `n >= T` equals [`rtrl`][spikax.online.rtrl] exactly. $J$ is stored
+    dense here: the mask reproduces SnAp's gradient, not its memory savings (for the sparse
+    SnAp-1 engine use `spikax.online.snap1`).
 
     **Arguments:** `model`, `loss_fn` as in [`rtrl`][spikax.online.rtrl]; `n >= 1`, the number
     of steps of reach kept; `input_shape`, the shape of one input step, needed only when the
