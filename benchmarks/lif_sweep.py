@@ -124,7 +124,7 @@ def torch_case(w, xs, repeats):
         _, spikes = spikax_torch.run(layer, None, x)
         loss = spikes.sum()
         loss.backward()
-        return float(loss)
+        return loss.item()
 
     return timed(step, repeats)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 from ..neurons._base import default_dtype
@@ -49,6 +50,12 @@ class AbstractLayer(eqx.Module):
 def apply_connection(owner: str, connection: Callable, x):
     """Call `connection(x)`, turning an obscure shape failure into an actionable error."""
     try:
+        if _is_matrix_linear(connection, x):
+            # `x @ W.T` rather than equinox's `W @ x`: the same numbers, but under `vmap` (time, batch) the
+            # product comes out (..., out) directly instead of (out, ...) followed by a transpose of the
+            # whole sequence (a 1.2-1.4x slowdown of a LIF layer's forward+backward on CPU).
+            y = x @ connection.weight.T
+            return y if connection.bias is None else y + connection.bias
         return connection(x)
     except (TypeError, ValueError) as error:
         raise ValueError(
@@ -56,6 +63,11 @@ def apply_connection(owner: str, connection: Callable, x):
             f"{getattr(x, 'shape', None)}: {error}. Layers take one sample (no batch or time axis); "
             "check the input size of the first connection, use `jax.vmap` for a batch and `spikax.run` for time."
         ) from error
+
+
+def _is_matrix_linear(connection, x) -> bool:
+    return (type(connection) is eqx.nn.Linear and jnp.ndim(connection.weight) == 2 and jnp.ndim(x) == 1
+            and jnp.shape(x)[0] == connection.weight.shape[1])
 
 
 def connection_output_shape(owner: str, connection: Callable, input_shape, dtype) -> tuple[int, ...]:
