@@ -12,9 +12,10 @@ def trainable(model) -> object:
     """A filter spec (pytree of bools, model-shaped) marking the leaves that learn.
 
     Floating-point arrays learn, except inside neurons, where only the parameters named in
-    the neuron's `learnable` set do. Use it with `eqx.partition` to hand optimisers only what
-    should change, so a fixed parameter gets neither a gradient nor an update (not even
-    weight decay).
+    the neuron's `learnable` set do, and except the fields a module lists in its class
+    attribute `frozen_fields` (e.g. the running statistics of [`spikax.layers.BNTT`][]).
+    Use it with `eqx.partition` to hand optimisers only what should change, so a fixed
+    parameter gets neither a gradient nor an update (not even weight decay).
 
     **Example:**
 
@@ -30,6 +31,18 @@ def trainable(model) -> object:
             for name in node.learnable:
                 flags = eqx.tree_at(lambda n: getattr(n, "raw_" + name), flags, True)
             return flags
+        if _frozen_fields(node):
+            flags = jax.tree_util.tree_map(eqx.is_inexact_array, node)
+            for name in _frozen_fields(node):
+                flags = eqx.tree_at(lambda n: getattr(n, name), flags, replace_fn=lambda _: False)
+            return flags
         return eqx.is_inexact_array(node)
 
-    return jax.tree_util.tree_map(spec, model, is_leaf=lambda n: isinstance(n, AbstractNeuron))
+    def special(node):
+        return isinstance(node, AbstractNeuron) or bool(_frozen_fields(node))
+
+    return jax.tree_util.tree_map(spec, model, is_leaf=special)
+
+
+def _frozen_fields(node) -> tuple[str, ...]:
+    return tuple(getattr(type(node), "frozen_fields", ())) if isinstance(node, eqx.Module) else ()

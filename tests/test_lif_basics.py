@@ -61,3 +61,21 @@ def test_trainable_filter_excludes_fixed_parameters_from_adamw():
     updates, _ = opt.update(grads, opt.init(params), params)
     new = eqx.combine(eqx.apply_updates(params, updates), static)
     assert new.raw_beta == lif.raw_beta and new.raw_threshold != lif.raw_threshold
+
+
+def test_trainable_filter_leaves_out_bntt_running_statistics():
+    norm = spikax.layers.BNTT(num_steps=3, channels=4)
+    flags = spikax.trainable(norm)
+    assert flags.weight is True
+    assert flags.running_mean is False and flags.running_var is False
+
+
+def test_a_neuron_is_a_scan_body_even_under_grad():
+    lif = LIF(beta=0.9, learnable=["beta"])
+    xs = jnp.full((10, 3), 3.0)
+
+    def loss(model):
+        return jax.lax.scan(model, model.init_state((3,)), xs)[1].sum()
+
+    expected = eqx.filter_grad(lambda m: jax.lax.scan(lambda s, x: m(s, x), m.init_state((3,)), xs)[1].sum())(lif)
+    assert eqx.filter_grad(loss)(lif).raw_beta == expected.raw_beta != 0.0

@@ -28,6 +28,11 @@ class AbstractLayer(eqx.Module):
     sequence (e.g. [`spikax.layers.Dropout`][]'s mask); others ignore it.
     """
 
+    # `lax.scan(neuron, state, xs)` hashes its body; equinox's field-wise hash fails on arrays
+    # (and on tracers under `grad`), so hash by identity: equal copies only miss a cache.
+    def __hash__(self):
+        return id(self)
+
     @abc.abstractmethod
     def init_state(self, input_shape: tuple[int, ...], dtype=None, *, key=None) -> Any:
         """The initial state for one sample whose input has shape `input_shape`."""

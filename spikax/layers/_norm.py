@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -57,6 +57,7 @@ class BNTT(AbstractLayer):
     """
 
     weight: Float[Array, "steps channels"]
+    frozen_fields: ClassVar[tuple[str, ...]] = ("running_mean", "running_var")  # not learnt (spikax.trainable)
     running_mean: Float[Array, "steps channels"]
     running_var: Float[Array, "steps channels"]
     eps: float = eqx.field(static=True)

@@ -111,6 +111,11 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
     def __call__(self, state: StateT, x: Float[Array, "*neurons"]) -> tuple[StateT, Float[Array, "*neurons"]]:
         """One time step: the new state and the output (spikes in {0, 1}, or a membrane for LI)."""
 
+    # `lax.scan(neuron, state, xs)` hashes its body; equinox's field-wise hash fails on arrays
+    # (and on tracers under `grad`), so hash by identity: equal copies only miss a cache.
+    def __hash__(self):
+        return id(self)
+
     # -- parameters ------------------------------------------------------------------------
     @classmethod
     def check_learnable(cls, learnable: Iterable[str] | str | None) -> frozenset[str]:
