@@ -305,7 +305,7 @@ def main():
     parser.add_argument("--skip", nargs="*", default=[], choices=["smnist", "forward", "online"])
     parser.add_argument("--torch-threads", type=int, default=1,
                         help="torch intra-op threads (default 1: on a shared, busy 2-core machine torch's 2 OpenMP "
-                             "threads ran the sMNIST step 35x slower than 1 thread)")
+                             "threads ran the sMNIST step 10-35x slower than 1 thread)")
     args = parser.parse_args()
     torch.set_num_threads(args.torch_threads)
     machine = {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
