@@ -200,3 +200,9 @@ def test_public_names_are_documented_with_examples():
     for name in names:
         doc = getattr(losses, name).__doc__ or ""
         assert "**Example:**" in doc and "**Arguments:**" in doc, name
+
+
+def test_accuracy_takes_int32_labels_under_strict_promotion():
+    scores = jnp.array([[3.0, 1.0], [0.0, 2.0], [1.0, 0.0]])
+    labels = jnp.array([0, 0, 0], dtype=jnp.int32)
+    assert float(losses.accuracy(scores, labels)) == pytest.approx(2 / 3)

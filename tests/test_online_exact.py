@@ -454,25 +454,7 @@ def test_unsupported_models_raise_clear_errors(getkey):
         online.rtrl(bad, mse).layers(eqx.partition(bad, spikax.trainable(bad))[0])
 
 
-# -- the notebook --------------------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-@pytest.mark.standard_promotion
-def test_notebook_03_online_learning_runs(monkeypatch):
-    import pathlib
-
-    import nbclient
-    import nbformat
-
-    path = pathlib.Path(__file__).resolve().parents[1] / "notebooks" / "03_online_learning.ipynb"
-    notebook = nbformat.read(path, as_version=4)
-    monkeypatch.setenv("SPIKAX_NOTEBOOK_SMALL", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}).execute()
-    text = "".join(out.get("text", "") for cell in notebook.cells for out in cell.get("outputs", []))
-    assert "max relative difference RTRL vs BPTT" in text
+# The notebook 03_online_learning.ipynb is executed by tests/test_notebooks.py.
 
 
 # -- FPTT ----------------------------------------------------------------------------------------------

@@ -150,4 +150,5 @@ def accuracy(logits, labels):
                          f"{logits.shape}; expected labels of shape scores.shape[:-1]. If the scores still "
                          "have a time axis, reduce it first (e.g. `spikes.sum(0)`).")
     dtype = logits.dtype if jnp.issubdtype(logits.dtype, jnp.floating) else jnp.asarray(0.0).dtype
-    return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(dtype))
+    predicted = jnp.argmax(logits, axis=-1).astype(labels.dtype)  # argmax is int64 under x64
+    return jnp.mean((predicted == labels).astype(dtype))
