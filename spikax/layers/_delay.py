@@ -31,6 +31,12 @@ def delay_kernel(delays, length: int, dtype, *, learnable: bool, sigma=None):
     $h_k \propto \exp(-\tfrac12 ((k-d)/\sigma)^2)$ as in DCLS (Hammouamri et al., 2024,
     "Learning delays in spiking neural networks using dilated convolutions with learnable
     spacings"). Both are differentiable in $d$.
+
+    **Example:**
+
+    ```python
+    spikax.layers.delay_kernel(jnp.array(2.5), 5, jnp.float32, learnable=True)  # [0, 0, .5, .5, 0]
+    ```
     """
     shape = (length,) + (1,) * jnp.ndim(delays)
     k = jnp.arange(length, dtype=jnp.int32).reshape(shape)

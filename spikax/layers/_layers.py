@@ -172,7 +172,17 @@ class Stateless(AbstractStateless):
 
 
 def as_layer(block) -> AbstractLayer:
-    """A layer as is; a neuron as a layer with the identity connection; any other callable as `Stateless`."""
+    """A layer as is; a neuron as a layer with the identity connection; any other callable as `Stateless`.
+
+    This is how [`spikax.Chain`][] accepts its blocks.
+
+    **Example:**
+
+    ```python
+    spikax.layers.as_layer(spikax.neurons.LIF())      # Layer(Identity(), LIF())
+    spikax.layers.as_layer(eqx.nn.AvgPool2d(2, 2))    # Stateless(AvgPool2d)
+    ```
+    """
     if isinstance(block, AbstractLayer):
         return block
     if isinstance(block, AbstractNeuron):

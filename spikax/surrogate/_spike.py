@@ -61,7 +61,15 @@ class Custom(AbstractSurrogate):
 
 
 def custom(fn: Callable[[Array], Array]) -> Custom:
-    """Build a surrogate from a derivative function; see [`spikax.surrogate.Custom`][]."""
+    """Build a surrogate from a derivative function; see [`spikax.surrogate.Custom`][].
+
+    **Example:**
+
+    ```python
+    bump = spikax.surrogate.custom(lambda x: 1.0 / (1.0 + jnp.abs(x)) ** 2)
+    lif = spikax.neurons.LIF(surrogate=bump)
+    ```
+    """
     if not callable(fn):
         raise TypeError(
             f"`spikax.surrogate.custom`: expected a function x -> derivative, got {type(fn).__name__}. "
