@@ -9,17 +9,15 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
+from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
     check_nonnegative,
-    check_reset,
     decay_from,
     default_dtype,
     fire,
     hold,
     refractory_mask,
-    refractory_steps,
     refractory_update,
     reset,
 )
@@ -111,11 +109,8 @@ class ALIF(AbstractNeuron[ALIFState]):
         self.raw_rho = self.store("rho", rho, dtype)
         self.raw_beta_a = self.store("beta_a", beta_a, dtype)
         self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_alpha.dtype)
-        self.reset = check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def init_state(self, shape, dtype=None) -> ALIFState:
         self.check_params(shape)

@@ -28,7 +28,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from .._errors import check_choice, check_in_range, check_positive
-from ..surrogate import AbstractSurrogate, spike
+from ..surrogate import AbstractSurrogate, FastSigmoid, spike
 
 StateT = TypeVar("StateT")
 
@@ -151,6 +151,20 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         if name in type(self).constraints:
             return self.param(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def init_spike_options(self, owner: str, *, reset, v_reset, detach_reset, refractory, refractory_time, dt,
+                           surrogate) -> None:
+        """Set the options that every threshold neuron shares; call from `__init__` after the parameters.
+
+        Sets `reset` (checked), `v_reset` (in the parameters' dtype), `detach_reset`, `refractory`
+        (in whole steps, from steps or from `refractory_time` with `dt`) and `surrogate`
+        (default `FastSigmoid()`).
+        """
+        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_threshold.dtype)
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
 
     # -- input checks ------------------------------------------------------------------------
     def check_input(self, state_array: Array, x: Array) -> None:

@@ -9,16 +9,14 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
+from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
-    check_reset,
     decay_from,
     default_dtype,
     fire,
     hold,
     refractory_mask,
-    refractory_steps,
     refractory_update,
     reset,
 )
@@ -93,11 +91,8 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
         self.raw_alpha = self.store("alpha", alpha, dtype)
         self.raw_beta = self.store("beta", beta, dtype)
         self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_beta.dtype)
-        self.reset = check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def init_state(self, shape, dtype=None) -> CubaLIFState:
         self.check_params(shape)

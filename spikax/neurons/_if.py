@@ -9,15 +9,13 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._errors import check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
+from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
-    check_reset,
     default_dtype,
     fire,
     hold,
     refractory_mask,
-    refractory_steps,
     refractory_update,
     reset,
 )
@@ -80,11 +78,8 @@ class IF(AbstractNeuron[IFState]):
         self.learnable = self.check_learnable(learnable)
         check_positive(owner, "threshold", threshold)
         self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_threshold.dtype)
-        self.reset = check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def init_state(self, shape, dtype=None) -> IFState:
         self.check_params(shape)
