@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from .._errors import as_numpy, check_choice, check_in_range, check_positive
-from ..surrogate import AbstractSurrogate, spike
+from ..surrogate import AbstractSurrogate, FastSigmoid, spike
 
 RESET_MODES = ("subtract", "zero", "none")
 
@@ -169,6 +169,15 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
         return super().__getattr__(name)
 
     # -- input checks ------------------------------------------------------------------------
+    def init_spike_options(self, owner: str, *, reset, v_reset, detach_reset, refractory, refractory_time, dt,
+                           surrogate, dtype) -> None:
+        """Set the options every threshold neuron shares, as `spikax`'s `init_spike_options` does."""
+        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
+        self.reset = check_reset(owner, reset)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
     def resolve_state(self, state, x: torch.Tensor):
         """`state`, or (when it is None) the resting state for an input like `x`."""
         if state is None:

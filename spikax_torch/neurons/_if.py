@@ -6,16 +6,13 @@ from typing import NamedTuple
 
 import torch
 
-from .._errors import as_numpy, check_positive
-from ..surrogate import FastSigmoid
+from .._errors import check_positive
 from ._base import (
     AbstractNeuron,
-    check_reset,
     default_dtype,
     fire,
     hold,
     refractory_mask,
-    refractory_steps,
     refractory_update,
     reset,
 )
@@ -56,11 +53,8 @@ class IF(AbstractNeuron):
         super().__init__(learnable)
         check_positive(owner, "threshold", threshold)
         self.store("threshold", threshold, dtype)
-        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
-        self.reset = check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+                                refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> IFState:
         self.check_params(shape)
