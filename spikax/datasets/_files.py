@@ -100,16 +100,12 @@ def find_file(owner: str, subdir: str, name: str, md5: str | None, *, root=None,
     Looked for, in order: `root/name`, `root/subdir/name` (only when `root` is given), then
     `$SPIKAX_DATA/subdir/name`, then `cache_dir()/subdir/name`.
     """
-    candidates = []
-    if root is not None:
-        base = pathlib.Path(root).expanduser()
-        candidates += [base / name, base / subdir / name]
-    else:
-        env = os.environ.get("SPIKAX_DATA")
-        if env:
-            candidates.append(pathlib.Path(env).expanduser() / subdir / name)
+    base = data_dir(root)
+    candidates = [base / name] if root is not None else []  # an explicit root may hold the files directly
+    candidates.append(base / subdir / name)
     cached = cache_dir() / subdir / name
-    candidates.append(cached)
+    if cached not in candidates:
+        candidates.append(cached)
     for path in candidates:
         if path.is_file():
             if md5 is not None and md5sum(path) != md5:
