@@ -206,3 +206,29 @@ def test_accuracy_takes_int32_labels_under_strict_promotion():
     scores = jnp.array([[3.0, 1.0], [0.0, 2.0], [1.0, 0.0]])
     labels = jnp.array([0, 0, 0], dtype=jnp.int32)
     assert float(losses.accuracy(scores, labels)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("loss", [losses.spike_count_cross_entropy, losses.max_membrane_cross_entropy,
+                                  losses.mean_membrane_cross_entropy], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("bad", [2, -1])
+def test_labels_outside_the_classes_are_refused(loss, bad):
+    """A label >= n_classes gave NaN and -1 wrapped to the last class, both without a word (issue 10)."""
+    v = jnp.ones((3, 4, 2))
+    labels = jnp.array([0, 1, bad, 1])
+    with pytest.raises(ValueError, match=rf"labels must be class indices in \[0, 2\) for 2 classes, got \[{bad}\]"):
+        loss(v, labels)
+    # under jit the labels are traced: the check runs with the computation
+    with pytest.raises(Exception, match=r"a label lies outside \[0, 2\)"):
+        jax.block_until_ready(jax.jit(loss)(v, labels))
+    assert np.isfinite(jax.jit(loss)(v, jnp.array([0, 1, 1, 0])))  # valid labels pass under jit
+    with pytest.raises(ValueError, match=r"class indices in \[0, 2\)"):
+        losses.accuracy(jnp.ones((4, 2)), labels)
+
+
+def test_accuracy_says_when_labels_look_one_hot():
+    """The old message said "labels have shape (64, 2) but the scores have shape (64, 2)" (issue 10)."""
+    with pytest.raises(ValueError, match=r"they look like one-hot vectors.*shape \(64,\).*labels.argmax\(-1\)"):
+        losses.accuracy(jnp.ones((64, 2)), jnp.ones((64, 2), jnp.int32))
+    with pytest.raises(ValueError, match=r"got labels of shape \(3,\) for scores of shape \(10, 3, 2\); expected "
+                                         r"labels of shape \(10, 3\)"):
+        losses.accuracy(np.ones((10, 3, 2)), np.array([0, 1, 1]))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def _time_major(owner: str, x, name: str):
@@ -25,6 +27,7 @@ def _cross_entropy(owner: str, logits, label):
             raise ValueError(f"`{owner}`: integer labels have shape {label.shape} but the outputs give logits "
                              f"of shape {logits.shape} (batch shape {logits.shape[:-1]}). Pass one label per "
                              "sample: a scalar for one sample, shape (B,) for time-major outputs (T, B, C).")
+        label = _check_label_range(owner, label, logits.shape[-1])
         nll = -jnp.take_along_axis(log_p, label[..., None], axis=-1)[..., 0]
     elif jnp.issubdtype(label.dtype, jnp.floating):
         if label.shape != logits.shape:
@@ -34,6 +37,29 @@ def _cross_entropy(owner: str, logits, label):
     else:
         raise TypeError(f"`{owner}`: labels must be integers or float probabilities, got dtype {label.dtype}.")
     return jnp.mean(nll)
+
+
+def _check_label_range(owner: str, label, n_classes: int):
+    """Refuse class labels outside `[0, n_classes)`: they would give NaN (too large) or wrap (negative).
+
+    Concrete labels are checked now; traced ones (under `jit`) with `eqx.error_if` when the
+    computation runs.
+    """
+    try:
+        values = np.asarray(label)
+    except Exception:  # a tracer: check when the computation runs
+        values = None
+    if values is not None:
+        bad = (values < 0) | (values >= n_classes)
+        if np.any(bad):
+            raise ValueError(f"`{owner}`: labels must be class indices in [0, {n_classes}) for {n_classes} classes, "
+                             f"got {sorted(set(values[bad].ravel().tolist()))[:10]} (at positions "
+                             f"{np.argwhere(bad)[:5].tolist()}). Map the labels to 0..{n_classes - 1}, or give the "
+                             "output layer one unit per class.")
+        return label
+    return eqx.error_if(label, (label < 0) | (label >= n_classes),
+                        f"`{owner}`: a label lies outside [0, {n_classes}) for {n_classes} classes. Map the labels "
+                        f"to 0..{n_classes - 1}, or give the output layer one unit per class.")
 
 
 def spike_count_cross_entropy(spikes, label):
@@ -145,10 +171,17 @@ def accuracy(logits, labels):
     """
     logits = jnp.asarray(logits)
     labels = jnp.asarray(labels)
+    owner = "spikax.losses.accuracy"
+    if logits.ndim >= 1 and labels.shape == logits.shape:
+        raise ValueError(f"`{owner}`: labels have the same shape as the scores, {logits.shape}: they look like "
+                         "one-hot vectors or probabilities, but accuracy needs integer class indices of shape "
+                         f"{logits.shape[:-1]}. Pass `labels.argmax(-1)`.")
     if logits.ndim < 1 or labels.shape != logits.shape[:-1]:
-        raise ValueError(f"`spikax.losses.accuracy`: labels have shape {labels.shape} but the scores have shape "
-                         f"{logits.shape}; expected labels of shape scores.shape[:-1]. If the scores still "
-                         "have a time axis, reduce it first (e.g. `spikes.sum(0)`).")
+        raise ValueError(f"`{owner}`: got labels of shape {labels.shape} for scores of shape {logits.shape}; "
+                         f"expected labels of shape {logits.shape[:-1]} (the scores' shape without the class "
+                         "axis). If the scores still have a time axis, reduce it first (e.g. `spikes.sum(0)`).")
+    if jnp.issubdtype(labels.dtype, jnp.integer):
+        labels = _check_label_range(owner, labels, logits.shape[-1])
     dtype = logits.dtype if jnp.issubdtype(logits.dtype, jnp.floating) else jnp.asarray(0.0).dtype
     predicted = jnp.argmax(logits, axis=-1).astype(labels.dtype)  # argmax is int64 under x64
     return jnp.mean((predicted == labels).astype(dtype))
