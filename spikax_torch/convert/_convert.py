@@ -230,6 +230,10 @@ def from_spikax(model):
     ```
     """
     spikax, eqx, _, _ = _jax()
+    if isinstance(model, (torch.nn.Module, tsurrogate.AbstractSurrogate)):
+        raise TypeError(f"`spikax_torch.convert.from_spikax`: got a torch model ({type(model).__module__}."
+                        f"{type(model).__name__}), expected a spikax (JAX) model to copy into torch. To copy a "
+                        "spikax_torch model into spikax, use `spikax_torch.convert.to_spikax`.")
     if isinstance(model, spikax.surrogate.AbstractSurrogate):
         return _surrogate_from_spikax(model)
     if isinstance(model, spikax.neurons.AbstractNeuron):
@@ -275,7 +279,11 @@ def to_spikax(model):
         return _surrogate_to_spikax(model)
     if isinstance(model, tneurons.AbstractNeuron):
         return _neuron_to_spikax(model)
-    spikax, _, _, _ = _jax()
+    spikax, eqx, _, _ = _jax()
+    if isinstance(model, eqx.Module):
+        raise TypeError(f"`spikax_torch.convert.to_spikax`: got a JAX/equinox model ({type(model).__module__}."
+                        f"{type(model).__name__}), expected a spikax_torch model to copy into spikax. To copy a "
+                        "spikax model into torch, use `spikax_torch.convert.from_spikax`.")
     if isinstance(model, tnetwork.Chain):
         return spikax.Chain([to_spikax(layer) for layer in model.layers])
     if isinstance(model, tnetwork.Graph):

@@ -78,3 +78,15 @@ def test_accuracy():
         float(spikax.losses.accuracy(jnp.asarray(scores), jnp.asarray(labels))))
     with pytest.raises(ValueError, match="reduce it first"):
         spikax_torch.losses.accuracy(torch.zeros(5, 8, 3), torch.zeros(8))
+
+
+def test_convert_says_which_direction_it_copies():
+    """`from_spikax(torch_model)` said only "cannot convert a LIF" (issue 10)."""
+    with pytest.raises(TypeError, match=r"from_spikax`: got a torch model \(spikax_torch\.neurons.*LIF\).*use "
+                                        r"`spikax_torch.convert.to_spikax`"):
+        spikax_torch.convert.from_spikax(spikax_torch.neurons.LIF())
+    with pytest.raises(TypeError, match="got a torch model .*to_spikax"):
+        spikax_torch.convert.from_spikax(torch.nn.Linear(2, 3))
+    with pytest.raises(TypeError, match=r"to_spikax`: got a JAX/equinox model .*LIF.*use "
+                                        r"`spikax_torch.convert.from_spikax`"):
+        spikax_torch.convert.to_spikax(spikax.neurons.LIF())
