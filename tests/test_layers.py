@@ -233,3 +233,38 @@ def test_wrong_input_shape_to_first_layer_is_a_clear_error(getkey):
 def test_layer_rejects_non_neuron(getkey):
     with pytest.raises(TypeError, match=r"spikax.layers.Layer.*must be a spikax neuron"):
         L.Layer(eqx.nn.Linear(3, 4, key=getkey()), jnp.tanh)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_step_is_call_with_signals(name):
+    """`layer(state, x)` is `layer.step(state, x)` without the signals, for every kind of layer and network."""
+    model, state, xs = make(name)
+    new_state, y, signals = model.step(state, xs[0])
+    expected_state, expected_y = model(state, xs[0])
+    assert_tree_allclose((new_state, y), (expected_state, expected_y), rtol=0, atol=0)
+    leaves = signals if isinstance(signals, tuple) and not isinstance(signals, L.LayerSignals) else (signals,)
+    if isinstance(signals, dict):
+        leaves = tuple(signals.values())
+    assert all(isinstance(s, L.LayerSignals) for s in leaves)
+
+
+def test_layer_signals_report_input_recurrent_input_current_and_output(getkey):
+    """The signals are the layer's own equation: I = W x + b + R s_prev, y = neuron(state, I)."""
+    rnn = L.recurrent_dense(3, 4, spikax.neurons.LIF(beta=0.7), key=getkey())
+    state = rnn.init_state((3,))
+    state = state._replace(spikes=jnp.array([1.0, 0.0, 1.0, 1.0]))
+    x = jnp.array([0.3, -1.2, 2.0])
+    new_state, y, signals = rnn.step(state, x)
+    current = rnn.connection.weight @ x + rnn.connection.bias + rnn.recurrent.weight @ state.spikes
+    _, expected_y = rnn.neuron(state.neuron, current)
+    np.testing.assert_allclose(signals.current, current, rtol=1e-12)
+    np.testing.assert_array_equal(signals.input, x)
+    np.testing.assert_array_equal(signals.recurrent_input, state.spikes)
+    np.testing.assert_array_equal(signals.output, expected_y)
+    np.testing.assert_array_equal(new_state.spikes, y)
+    net = spikax.Chain([rnn, L.Flatten(), L.dense(4, 2, spikax.neurons.LI(), key=getkey())])
+    _, y, chain_signals = net.step(net.init_state((3,)), x)
+    assert len(chain_signals) == 3
+    assert chain_signals[1].current is None and chain_signals[1].recurrent_input is None
+    np.testing.assert_array_equal(chain_signals[2].output, y)
+    np.testing.assert_array_equal(chain_signals[2].input, chain_signals[1].output)

@@ -2,11 +2,14 @@
 
 Also: synaptic/axonal delays (`Delay`, `DelayedLinear`; fixed or learnable), time-consistent
 `Dropout`, `Flatten`, spike `Pool`ing and batch normalisation through time (`BNTT`). Every
-layer is a pure step `(state, x) -> (state, y)` on one sample with `init_state(input_shape)`,
-and a `sequence` method that runs a whole sequence (time on axis 0) at once where it can.
+layer is a pure step `(state, x) -> (state, y)` on one sample with `init_state(input_shape)`;
+`layer.step(state, x)` is the same step that also returns its
+[`LayerSignals`][spikax.layers.LayerSignals] (input, recurrent input, neuron current, output) for
+learning rules, and `sequence` runs a whole sequence (time on axis 0) at once where it can.
 """
 
 from ._base import AbstractLayer as AbstractLayer
+from ._base import LayerSignals as LayerSignals
 from ._layers import Layer as Layer
 from ._layers import Recurrent as Recurrent
 from ._layers import RecurrentState as RecurrentState

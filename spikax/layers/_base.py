@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -16,12 +16,40 @@ from ..neurons._base import default_dtype
 Scan = Callable[..., Any]  # same signature as `jax.lax.scan(f, carry, xs)`
 
 
+class LayerSignals(NamedTuple):
+    r"""What one layer step saw and produced, for learning rules: the layer's side of [`spikax.layers.AbstractLayer.step`][].
+
+    Online learners and plasticity rules read these instead of re-deriving the layer's equation
+    $I_t = f_W(x_t) + g_R(s_{t-1})$, $(n_t, y_t) = \text{neuron}(n_{t-1}, I_t)$.
+
+    - `input`: $x_t$, what the layer's feed-forward connection received.
+    - `recurrent_input`: $s_{t-1}$, the previous output fed to the recurrent connection
+      ([`spikax.layers.Recurrent`][]), else None.
+    - `current`: $I_t$, the neuron's pre-activation (its input current); None for layers
+      without a neuron.
+    - `output`: $y_t$, the layer's output (spikes for spiking layers).
+    """
+
+    input: Any
+    recurrent_input: Any
+    current: Any
+    output: Any
+
+
+def plain_signals(x, y) -> LayerSignals:
+    """The signals of a layer without a neuron or recurrence: only its input and output."""
+    return LayerSignals(input=x, recurrent_input=None, current=None, output=y)
+
+
 class AbstractLayer(eqx.Module):
     """A building block of a network: a pure step `(state, x) -> (state, y)` on one sample.
 
-    Subclasses implement `init_state` and `__call__`. `sequence` runs a whole sequence (time on
-    axis 0); the default scans `__call__`, and layers override it to apply their stateless
-    parts to all time steps at once, which must give the same result.
+    Subclasses implement `init_state` and `step(state, x) -> (state, y, signals)`, the one
+    place their equation lives; `signals` is a [`spikax.layers.LayerSignals`][] (a tuple or
+    dict of them for networks). `layer(state, x)` is the same step without the signals.
+    `sequence` runs a whole sequence (time on axis 0); the default scans the step, and layers
+    override it to apply their stateless parts to all time steps at once, which must give the
+    same result.
 
     `init_state(input_shape, dtype=None, *, key=None)` infers every internal shape from the
     input shape of one sample. `key` is only needed by layers that draw something once per
@@ -38,8 +66,22 @@ class AbstractLayer(eqx.Module):
         """The initial state for one sample whose input has shape `input_shape`."""
 
     @abc.abstractmethod
+    def step(self, state, x):
+        """One time step on one sample: `(new_state, y, signals)`.
+
+        **Example:**
+
+        ```python
+        layer = spikax.layers.dense(3, 4, spikax.neurons.LIF(), key=key)
+        state, y, signals = layer.step(layer.init_state((3,)), jnp.ones(3))
+        # signals.input is the input, signals.current the neuron's input current, signals.output == y
+        ```
+        """
+
     def __call__(self, state, x):
-        """One time step on one sample."""
+        """One time step on one sample: `(new_state, y)` (the step without its signals)."""
+        state, y, _ = self.step(state, x)
+        return state, y
 
     def output_shape(self, input_shape: tuple[int, ...], dtype=None) -> tuple[int, ...]:
         """The shape of `y` for an input of shape `input_shape` (computed without FLOPs)."""

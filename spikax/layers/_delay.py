@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import equinox as eqx
@@ -12,7 +13,7 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from ..neurons._base import default_dtype
-from ._base import AbstractLayer, Scan
+from ._base import AbstractLayer, Scan, plain_signals
 
 
 class DelayState(NamedTuple):
@@ -85,6 +86,20 @@ def _final_state(state: DelayState, full, steps: int) -> DelayState:
     where = (state.position + steps - 1 - ages) % slots
     buffer = jnp.zeros_like(state.buffer).at[where].set(full[slots - 1 + steps - 1 - ages])
     return DelayState(buffer=buffer, position=(state.position + steps) % slots)
+
+
+def _per_unit_causal_conv(full, kernel, steps: int):
+    """`ys[t] = sum_k kernel[k] * full[slots - 1 + t - k]`, one kernel per unit: a depthwise convolution over time.
+
+    `full` is `(slots - 1 + steps, *units)` and `kernel` `(slots, *units)`; one XLA convolution, no loop over slots.
+    """
+    slots, units = kernel.shape[0], kernel.shape[1:]
+    channels = math.prod(units)
+    lhs = full.reshape(full.shape[0], channels).T[None]  # (1, channels, time)
+    rhs = jnp.flip(kernel.reshape(slots, channels), axis=0).T[:, None, :]  # (channels, 1, slots)
+    out = lax.conv_general_dilated(lhs, rhs.astype(lhs.dtype), window_strides=(1,), padding="VALID",
+                                   feature_group_count=channels)
+    return out[0].T.reshape((steps,) + units)
 
 
 def _check_shape(owner: str, x, want) -> None:
@@ -183,17 +198,17 @@ class Delay(AbstractLayer):
     def _delays(self):
         return self.delays if self.learnable else lax.stop_gradient(self.delays)
 
-    def __call__(self, state: DelayState, x):
+    def step(self, state: DelayState, x):
         _check_shape("spikax.layers.Delay", x, state.buffer.shape[1:])
-        state = _write(state, x)
+        new = _write(state, x)
         if self.learnable:
             kernel = delay_kernel(self._delays(), self.max_delay + 1, x.dtype, learnable=True, sigma=self.sigma)
-            y = jnp.sum(kernel * _history(state), axis=0)
+            y = jnp.sum(kernel * _history(new), axis=0)
         else:
             slots = self.max_delay + 1
-            where = jnp.broadcast_to((state.position - self.delays) % slots, x.shape)
-            y = jnp.take_along_axis(state.buffer, where[None], axis=0)[0]
-        return _advance(state), y
+            where = jnp.broadcast_to((new.position - self.delays) % slots, x.shape)
+            y = jnp.take_along_axis(new.buffer, where[None], axis=0)[0]
+        return _advance(new), y, plain_signals(x, y)
 
     def sequence(self, state: DelayState, xs, *, scan: Scan = lax.scan):
         del scan
@@ -202,7 +217,7 @@ class Delay(AbstractLayer):
         full = _full_sequence(state, xs)
         if self.learnable:
             kernel = delay_kernel(self._delays(), slots, xs.dtype, learnable=True, sigma=self.sigma)
-            ys = sum(kernel[k] * lax.dynamic_slice_in_dim(full, slots - 1 - k, steps) for k in range(slots))
+            ys = _per_unit_causal_conv(full, jnp.broadcast_to(kernel, (slots,) + xs.shape[1:]), steps)
         else:
             t = jnp.arange(steps, dtype=jnp.int32).reshape((steps,) + (1,) * (xs.ndim - 1))
             where = jnp.broadcast_to(slots - 1 + t - self.delays, xs.shape)
@@ -294,7 +309,11 @@ class DelayedLinear(AbstractLayer):
     def _bias(self, dtype):
         return 0 if self.bias is None else self.bias.astype(dtype)
 
-    def __call__(self, state: DelayState, x):
+    def step(self, state: DelayState, x):
+        new, current = self._current(state, x)
+        return new, current, plain_signals(x, current)
+
+    def _current(self, state: DelayState, x):
         _check_shape("spikax.layers.DelayedLinear", x, state.buffer.shape[1:])
         state = _write(state, x)
         hist = _history(state)  # (slots, in): hist[k] = x_{t-k}

@@ -14,7 +14,7 @@ from jaxtyping import Array, Float
 
 from .._errors import check_choice
 from ..neurons._base import default_dtype
-from ._base import AbstractLayer, Scan
+from ._base import AbstractLayer, Scan, plain_signals
 from ._layers import AbstractStateless
 
 POOL_KINDS = ("sum", "avg", "max")
@@ -140,15 +140,19 @@ class Dropout(AbstractLayer):
     def output_shape(self, input_shape, dtype=None):
         return tuple(input_shape)
 
-    def __call__(self, state: DropoutState, x):
+    def step(self, state: DropoutState, x):
+        y = self._apply(state, x)
+        return state, y, plain_signals(x, y)
+
+    def _apply(self, state: DropoutState, x):
         if jnp.shape(x) != state.mask.shape:
             raise ValueError(
                 f"`spikax.layers.Dropout`: input has shape {jnp.shape(x)} but the mask has shape {state.mask.shape}. "
                 "Make the state from the input shape of one sample: `init_state(x.shape, key=key)`."
             )
         if self.inference:
-            return state, x
-        return state, x * state.mask.astype(x.dtype)
+            return x
+        return x * state.mask.astype(x.dtype)
 
     def sequence(self, state: DropoutState, xs, *, scan: Scan = lax.scan):
         del scan

@@ -10,7 +10,7 @@ from jax import lax
 from jaxtyping import Array, Float, Int
 
 from ..neurons._base import default_dtype
-from ._base import AbstractLayer, Scan
+from ._base import AbstractLayer, Scan, plain_signals
 
 
 class BNTTState(NamedTuple):
@@ -132,7 +132,11 @@ class BNTT(AbstractLayer):
                 f"{state.running_mean.shape[1]} channels on axis 0. Make the state with `init_state(x.shape)`."
             )
 
-    def __call__(self, state: BNTTState, x):
+    def step(self, state: BNTTState, x):
+        new_state, y = self._normalise_step(state, x)
+        return new_state, y, plain_signals(x, y)
+
+    def _normalise_step(self, state: BNTTState, x):
         self._check(x, state, 0)
         index = jnp.minimum(state.step, self.weight.shape[0] - 1)
         gamma = self.weight[index].astype(x.dtype)

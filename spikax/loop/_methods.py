@@ -41,7 +41,8 @@ class CheckpointedBPTT(AbstractGradientMethod):
     """BPTT that stores the state only every `every` steps and recomputes the rest (memory ~√T).
 
     Time is cut into chunks of `every` steps (default: ⌈√T⌉); the outer scan keeps one state per
-    chunk and each chunk's inner scan is rematerialised (`jax.checkpoint`) in the backward pass.
+    chunk, and each chunk runs the model's `sequence` (stateless parts on the whole chunk at
+    once, as in [`spikax.BPTT`][]), rematerialised (`jax.checkpoint`) in the backward pass.
     Gradients equal [`spikax.BPTT`][]'s exactly; the cost is one extra forward pass.
 
     **Arguments:**
@@ -61,11 +62,11 @@ class CheckpointedBPTT(AbstractGradientMethod):
         _check_steps("spikax.CheckpointedBPTT", "every", self.every, allow_none=True)
 
     def run(self, model, state, xs, *, unroll: int = 1):
-        steps = _length(xs)
-        every = self.every or max(1, math.ceil(math.sqrt(steps)))
-        inner = jax.checkpoint(lambda carry, chunk: lax.scan(_step(model), carry, chunk, unroll=unroll))
-        return _chunked(inner, lambda carry, rest: lax.scan(_step(model), carry, rest, unroll=unroll),
-                        state, xs, every)
+        # Each chunk runs the model's own `sequence` (stateless parts on the whole chunk at once), rematerialised
+        # in the backward pass; only the state between chunks is stored.
+        every = self.every or max(1, math.ceil(math.sqrt(_length(xs))))
+        chunk = lambda carry, chunk_xs: _sequence(model, carry, chunk_xs, partial(lax.scan, unroll=unroll))  # noqa: E731
+        return _chunked(jax.checkpoint(chunk), chunk, state, xs, every)
 
 
 class TruncatedBPTT(AbstractGradientMethod):

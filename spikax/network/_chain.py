@@ -43,6 +43,10 @@ class Chain(AbstractLayer):
                 f"`spikax.Chain`: expected a list of layers, got {type(layers).__name__}. "
                 "Wrap a single layer in a list: `spikax.Chain([layer])`."
             )
+        if not layers:
+            raise ValueError("`spikax.Chain`: got an empty list of layers, expected at least one. Pass the layers "
+                             "in order, e.g. `spikax.Chain([spikax.layers.dense(10, 32, spikax.neurons.LIF(), "
+                             "key=key)])`.")
         self.layers = tuple(as_layer(layer) for layer in layers)
 
     def init_state(self, input_shape, dtype=None, *, key=None):
@@ -65,22 +69,27 @@ class Chain(AbstractLayer):
             shape = layer.output_shape(shape, dtype)
         return shape
 
-    def __call__(self, state, x):
+    def _check_state(self, state) -> None:
         if not isinstance(state, tuple) or len(state) != len(self.layers):
             raise ValueError(
                 f"`spikax.Chain`: expected a state with one entry per layer ({len(self.layers)}), got "
                 f"{type(state).__name__}{' of length ' + str(len(state)) if isinstance(state, tuple) else ''}. "
                 "Make it with `net.init_state(input_shape)` from this network."
             )
-        new_states = []
+
+    def step(self, state, x):
+        """One step through every layer: `(new_state, y, signals)`, `signals` a tuple with one
+        [`spikax.layers.LayerSignals`][] per layer (see [`spikax.layers.AbstractLayer.step`][])."""
+        self._check_state(state)
+        new_states, signals = [], []
         for layer, layer_state in zip(self.layers, state, strict=True):
-            layer_state, x = layer(layer_state, x)
+            layer_state, x, layer_signals = layer.step(layer_state, x)
             new_states.append(layer_state)
-        return tuple(new_states), x
+            signals.append(layer_signals)
+        return tuple(new_states), x, tuple(signals)
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
-        if not isinstance(state, tuple) or len(state) != len(self.layers):
-            return self(state, xs[0])  # raises the error about the state
+        self._check_state(state)
         new_states = []
         for layer, layer_state in zip(self.layers, state, strict=True):
             layer_state, xs = layer.sequence(layer_state, xs, scan=scan)

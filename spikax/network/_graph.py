@@ -165,13 +165,16 @@ class Graph(AbstractLayer):
             total = total + feedback[src].astype(total.dtype)
         return total
 
-    def __call__(self, state: GraphState, x):
+    def step(self, state: GraphState, x):
+        """One step through every node: `(new_state, y, signals)`, `signals` a dict from node name to its
+        [`spikax.layers.LayerSignals`][] (see [`spikax.layers.AbstractLayer.step`][])."""
         outs = {INPUT: x}
-        nodes = {}
+        nodes, signals = {}, {}
         for name in self.order:
-            nodes[name], outs[name] = self.nodes[name](state.nodes[name], self._gather(name, outs, state.feedback))
+            nodes[name], outs[name], signals[name] = self.nodes[name].step(
+                state.nodes[name], self._gather(name, outs, state.feedback))
         feedback = {name: outs[name] for name in self.feedback_sources}
-        return GraphState(nodes=nodes, feedback=feedback), outs[self.output]
+        return GraphState(nodes=nodes, feedback=feedback), outs[self.output], signals
 
     def _loop_span(self) -> tuple[int, int] | None:
         """First and last position (in node order) of the part that feedback makes recurrent."""
