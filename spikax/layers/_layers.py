@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ..neurons import AbstractNeuron
-from ._base import AbstractLayer, Scan, apply_connection, connection_output_shape
+from ._base import AbstractLayer, LayerSignals, Scan, apply_connection, connection_output_shape, plain_signals
 
 
 class Layer(AbstractLayer):
@@ -49,12 +49,25 @@ class Layer(AbstractLayer):
         shape = connection_output_shape("spikax.layers.Layer", self.connection, input_shape, dtype)
         return self.neuron.init_state(shape, dtype)
 
-    def __call__(self, state, x):
-        return self.neuron(state, apply_connection("spikax.layers.Layer", self.connection, x))
+    def feedforward(self, x):
+        """The stateless part, $f_W(x_t)$ (over a sequence it is applied to all steps at once)."""
+        return apply_connection("spikax.layers.Layer", self.connection, x)
+
+    def advance(self, state, feedforward):
+        """The stateful part: `(new_state, y, recurrent_input, current)` from $f_W(x_t)$."""
+        new_state, y = self.neuron(state, feedforward)
+        return new_state, y, None, feedforward
+
+    def neuron_state(self, state):
+        """The neuron's own state inside this layer's state (here: the state itself)."""
+        return state
+
+    def step(self, state, x):
+        new_state, y, recurrent_input, current = self.advance(state, self.feedforward(x))
+        return new_state, y, LayerSignals(x, recurrent_input, current, y)
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
-        currents = jax.vmap(lambda x: apply_connection("spikax.layers.Layer", self.connection, x))(xs)
-        return scan(lambda s, i: self.neuron(s, i), state, currents)
+        return _neuron_sequence(self, state, xs, scan)
 
 
 class RecurrentState(NamedTuple):
@@ -112,17 +125,26 @@ class Recurrent(AbstractLayer):
         out = jax.eval_shape(lambda s, i: self.neuron(s, i)[1], neuron_state, jnp.zeros(shape, _dtype(neuron_state)))
         return RecurrentState(neuron=neuron_state, spikes=jnp.zeros(out.shape, out.dtype))
 
-    def _step(self, state: RecurrentState, feedforward):
+    def feedforward(self, x):
+        """The stateless part, $f_W(x_t)$ (over a sequence it is applied to all steps at once)."""
+        return apply_connection("spikax.layers.Recurrent", self.connection, x)
+
+    def advance(self, state: RecurrentState, feedforward):
+        """The stateful part: `(new_state, y, recurrent_input, current)` from $f_W(x_t)$."""
         current = feedforward + apply_connection("spikax.layers.Recurrent", self.recurrent, state.spikes)
         neuron_state, spikes = self.neuron(state.neuron, current)
-        return RecurrentState(neuron=neuron_state, spikes=spikes), spikes
+        return RecurrentState(neuron=neuron_state, spikes=spikes), spikes, state.spikes, current
 
-    def __call__(self, state: RecurrentState, x):
-        return self._step(state, apply_connection("spikax.layers.Recurrent", self.connection, x))
+    def neuron_state(self, state: RecurrentState):
+        """The neuron's own state inside this layer's state."""
+        return state.neuron
+
+    def step(self, state: RecurrentState, x):
+        new_state, y, recurrent_input, current = self.advance(state, self.feedforward(x))
+        return new_state, y, LayerSignals(x, recurrent_input, current, y)
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
-        currents = jax.vmap(lambda x: apply_connection("spikax.layers.Recurrent", self.connection, x))(xs)
-        return scan(lambda s, i: self._step(s, i), state, currents)
+        return _neuron_sequence(self, state, xs, scan)
 
 
 class AbstractStateless(AbstractLayer):
@@ -140,12 +162,67 @@ class AbstractStateless(AbstractLayer):
     def output_shape(self, input_shape, dtype=None):
         return connection_output_shape(_owner(self), self.apply, input_shape, dtype)
 
-    def __call__(self, state, x):
-        return state, apply_connection(_owner(self), self.apply, x)
+    def step(self, state, x):
+        y = apply_connection(_owner(self), self.apply, x)
+        return state, y, plain_signals(x, y)
 
     def sequence(self, state, xs, *, scan: Scan = lax.scan):
         del scan
         return state, jax.vmap(lambda x: apply_connection(_owner(self), self.apply, x))(xs)
+
+
+def _neuron_sequence(layer, state, xs, scan: Scan):
+    """A layer with a neuron over a sequence: the feed-forward part on all steps at once, then its `advance` scanned."""
+    feedforward = jax.vmap(layer.feedforward)(xs)
+    return scan(lambda s, i: layer.advance(s, i)[:2], state, feedforward)
+
+
+def _owner(layer) -> str:
+    return f"spikax.layers.{type(layer).__name__}"
+
+
+class Stateless(AbstractStateless):
+    """Wrap a stateless one-sample function (pooling, flatten, an `eqx.nn` module) as a layer.
+
+    Its state is `None`; over a sequence it is applied to all time steps at once.
+
+    **Example:**
+
+    ```python
+    pool = spikax.layers.Stateless(eqx.nn.AvgPool2d(2, 2))
+    _, y = pool(None, jnp.ones((1, 4, 4)))  # y.shape == (1, 2, 2)
+    ```
+    """
+
+    fn: Callable
+
+    def apply(self, x):
+        return self.fn(x)
+
+
+def as_layer(block) -> AbstractLayer:
+    """A layer as is; a neuron as a layer with the identity connection; any other callable as `Stateless`.
+
+    This is how [`spikax.Chain`][] accepts its blocks.
+
+    **Example:**
+
+    ```python
+    spikax.layers.as_layer(spikax.neurons.LIF())      # Layer(Identity(), LIF())
+    spikax.layers.as_layer(eqx.nn.AvgPool2d(2, 2))    # Stateless(AvgPool2d)
+    ```
+    """
+    if isinstance(block, AbstractLayer):
+        return block
+    if isinstance(block, AbstractNeuron):
+        return Layer(eqx.nn.Identity(), block)
+    if callable(block):
+        return Stateless(block)
+    raise TypeError(
+        f"`spikax`: cannot use a {type(block).__name__} as a layer. Pass a spikax layer, a neuron, or a "
+        "one-sample callable such as an `equinox.nn` module."
+    )
+
 
 
 def _owner(layer) -> str:
