@@ -112,6 +112,10 @@ class ALIF(AbstractNeuron[ALIFState]):
         self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
+    def eligibility_leak(self, dtype=None) -> Array:
+        """The membrane decay $\\alpha$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
+        return self.param("alpha", dtype)
+
     def init_state(self, shape, dtype=None) -> ALIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))

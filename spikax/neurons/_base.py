@@ -102,6 +102,23 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
     # An input amplitude that makes the default neuron respond (fire) within a few steps, in the
     # neuron's own input units; generic tests and examples scale random inputs by it.
     input_scale: ClassVar[float] = 1.0
+    def eligibility_leak(self, dtype=None) -> Array | None:
+        r"""The per-step decay $\lambda$ of this neuron's membrane when it is one leaky integrator of its input, else None.
+
+        Eligibility-trace learners read it (a presynaptic trace $\hat a_t = \lambda\hat a_{t-1} + x_t$,
+        or the filter of a leaky readout) instead of knowing the neuron's class: LIF and LI give
+        $\beta$, ALIF its membrane decay $\alpha$, IF 1; neurons without a single membrane leak
+        (CubaLIF filters twice, Izhikevich and AdEx are non-linear) keep this default, None.
+
+        **Example:**
+
+        ```python
+        spikax.neurons.LI(beta=0.8).eligibility_leak()  # 0.8
+        ```
+        """
+        del dtype
+        return None
+
 
     @abc.abstractmethod
     def init_state(self, shape: tuple[int, ...], dtype=None) -> StateT:

@@ -81,6 +81,10 @@ class IF(AbstractNeuron[IFState]):
         self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
+    def eligibility_leak(self, dtype=None) -> Array:
+        """No leak: 1 (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
+        return jnp.ones((), default_dtype(dtype))
+
     def init_state(self, shape, dtype=None) -> IFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))

@@ -52,6 +52,10 @@ class LI(AbstractNeuron[LIState]):
         beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
         self.raw_beta = self.store("beta", beta, dtype)
 
+    def eligibility_leak(self, dtype=None) -> Array:
+        """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
+        return self.param("beta", dtype)
+
     def init_state(self, shape, dtype=None) -> LIState:
         self.check_params(shape)
         return LIState(v=jnp.zeros(shape, default_dtype(dtype)))

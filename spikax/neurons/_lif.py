@@ -87,6 +87,10 @@ class LIF(AbstractNeuron[LIFState]):
         self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
+    def eligibility_leak(self, dtype=None) -> Array:
+        """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
+        return self.param("beta", dtype)
+
     def init_state(self, shape, dtype=None) -> LIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
