@@ -18,7 +18,7 @@ def test_train_randman_small_run_saves_model_history_and_plot(tmp_path, capsys):
                    "--out", str(out), "--no-progress"])
     printed = capsys.readouterr().out
     assert rc == 0
-    assert "test accuracy:" in printed and "64 training / 16 test examples" in printed
+    assert "test accuracy:" in printed and "64 training / 64 test examples" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["epochs"] == 2 and summary["seed"] == 3 and 0 <= summary["test_accuracy"] <= 1
     assert summary["batch_size"] == 64  # clipped to the 64 training examples

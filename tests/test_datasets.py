@@ -438,3 +438,52 @@ def test_public_names_are_documented_with_examples():
         assert "**Example:**" in (obj.__doc__ or ""), name
     with pytest.raises(FileNotFoundError, match="zenkelab.org"):
         datasets.load_shd("/nonexistent/shd_test.h5")
+
+
+# --- subsets and splits -------------------------------------------------------------------------
+
+
+def test_take_is_class_balanced_nested_and_keeps_the_order():
+    y = np.repeat(np.arange(27), 40)  # sorted by class, like the Braille training set
+    x = np.arange(len(y)) * 10.0
+    xs, ys = datasets.take(x, y, 100)
+    counts = np.bincount(ys, minlength=27)
+    assert len(ys) == 100 and counts.min() == 3 and counts.max() == 4  # y[:100] holds 3 of 27 classes
+    assert np.all(np.diff(xs) > 0)  # original order
+    np.testing.assert_array_equal(y[(xs / 10).astype(int)], ys)
+    bigger, _ = datasets.take(x, y, 300)
+    assert set(xs) <= set(bigger)  # a larger n gives a superset
+    # a class that runs out leaves its share to the others
+    xs, ys = datasets.take(np.arange(7), np.array([0, 1, 1, 1, 1, 1, 1]), 4)
+    np.testing.assert_array_equal(ys, [0, 1, 1, 1])
+    np.testing.assert_array_equal(datasets.take(np.arange(5), np.arange(5.0), 3)[0], [0, 1, 2])  # not classes
+    with pytest.raises(ValueError, match="`n` must be a positive int, got 0"):
+        datasets.take(x, y, 0)
+
+
+def test_split_is_stratified_disjoint_and_seeded():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    x = np.arange(100.0)
+    (xr, yr), (xh, yh) = datasets.split(x, y, 0.1, seed=3)
+    np.testing.assert_array_equal(np.bincount(yh), [5, 3, 2])
+    assert sorted(np.concatenate([xr, xh]).tolist()) == x.tolist() and not set(xr) & set(xh)
+    (_, _), (xh2, _) = datasets.split(x, y, 0.1, seed=3)
+    (_, _), (xh3, _) = datasets.split(x, y, 0.1, seed=4)
+    np.testing.assert_array_equal(xh, xh2)
+    assert not np.array_equal(xh, xh3)
+    with pytest.raises(ValueError, match=r"`fraction` must be a number in \(0, 1\), got 1.5"):
+        datasets.split(x, y, 1.5)
+
+
+@pytest.mark.parametrize("content", [b"not a zip file at all", b"PK\x03\x04truncated"], ids=["junk", "truncated"])
+def test_a_corrupt_braille_file_is_named_with_what_to_do(tmp_path, content):
+    (tmp_path / "braille_taxel.npz").write_bytes(content)
+    with pytest.raises(OSError, match=r"cannot read .*braille_taxel.npz: it is not a valid .npz file.*damaged or "
+                                      r"truncated.*copy it again"):
+        datasets.load_braille(root=tmp_path)
+
+
+def test_a_braille_file_without_its_arrays_says_which_are_missing(tmp_path):
+    np.savez(tmp_path / "braille_taxel.npz", taxel_data=np.zeros((3, 12), np.uint8), offsets=np.array([0, 3]))
+    with pytest.raises(OSError, match=r"lacks the arrays \['labels', 'letters', 'repetition'\]"):
+        datasets.load_braille(root=tmp_path)

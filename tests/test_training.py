@@ -255,6 +255,28 @@ def test_task_models_take_their_inputs(name, shape, step_shape, classes, getkey)
     assert model.output_shape(step_shape) == (classes,)
 
 
+def _rows(x, y):
+    return {row.tobytes(): label for row, label in zip(x, y)}
+
+
+def test_task_limit_is_a_class_balanced_subset_of_the_same_data(data_path):
+    """`limit` drew a different randman data set, and kept 3 of 27 Braille letters (issue 10)."""
+    task = training.get_task("randman")
+    small, large = task.load(None, 100), task.load(None, 300)
+    for (x, y), (xl, yl) in zip(small, large):  # training and test sets
+        assert x.shape == (100, 100, 100) and np.bincount(y).tolist() == [10] * 10
+        rows = _rows(xl, yl)
+        assert all(rows.get(row.tobytes()) == label for row, label in zip(x, y))
+    if not (data_path / "braille" / "braille_taxel.npz").is_file():
+        pytest.skip("braille/braille_taxel.npz not found under SPIKAX_DATA")
+    braille = training.get_task("braille")
+    full = braille.load(data_path, None)
+    for (x, y), (xf, yf) in zip(braille.load(data_path, 100), full):
+        assert len(y) == 100 and len(np.unique(y)) == 27
+        rows = _rows(xf, yf)
+        assert all(rows.get(row.tobytes()) == label for row, label in zip(x, y))
+
+
 def test_task_data_loaders(data_path):
     (x, y), (xt, yt) = training.get_task("randman").load(None, 40)
     assert x.shape == (40, 100, 100) and set(np.unique(x)) <= {0.0, 1.0} and len(yt) <= 40

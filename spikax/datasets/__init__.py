@@ -16,6 +16,8 @@ from ._mnist import read_idx as read_idx
 from ._small import Braille as Braille
 from ._small import load_braille as load_braille
 from ._small import load_digits as load_digits
+from ._subsets import split as split
+from ._subsets import take as take
 from ._synthetic import cue_accumulation as cue_accumulation
 from ._synthetic import delayed_xor as delayed_xor
 from ._synthetic import randman as randman

@@ -46,6 +46,22 @@ def load_digits(*, root=None, flatten: bool = False, download: bool = True, dtyp
     return (images if flatten else images.reshape(-1, 8, 8)), labels
 
 
+def _read_npz(owner: str, path, keys: tuple[str, ...], what_to_do: str) -> list[np.ndarray]:
+    """The arrays `keys` of an `.npz` file (no pickles); an unreadable or incomplete file raises `OSError`
+    naming the file, what went wrong and `what_to_do`."""
+    try:
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as f:  # our handle: closed on error
+            found = {k: f[k] for k in keys if k in f.files}
+            names = sorted(f.files)
+    except Exception as error:  # zipfile.BadZipFile, ValueError (a truncated array, a pickle), EOFError, OSError, ...
+        raise OSError(f"`{owner}`: cannot read {path}: it is not a valid .npz file ({type(error).__name__}: "
+                      f"{error}). The file is damaged or truncated. {what_to_do}") from error
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise OSError(f"`{owner}`: {path} lacks the arrays {missing} (it has {names}). {what_to_do}")
+    return [found[k] for k in keys]
+
+
 class Braille(NamedTuple):
     """Braille reading trials, as returned by [`spikax.datasets.load_braille`][].
 
@@ -94,10 +110,15 @@ def load_braille(*, root=None, max_length: int | None = None, dtype=np.float32) 
     """
     owner = "spikax.datasets.load_braille"
     path = find_file(owner, "braille", "braille_taxel.npz", None, root=root)
-    with np.load(path, allow_pickle=False) as f:
-        taxels, offsets = f["taxel_data"], f["offsets"]
-        labels, letters, repetition = f["labels"], f["letters"], f["repetition"]
+    taxels, offsets, labels, letters, repetition = _read_npz(
+        owner, path, ("taxel_data", "offsets", "labels", "letters", "repetition"),
+        "It should be the tactile Braille data set of Mueller-Cleve et al. 2022 saved with NumPy; copy it again "
+        "from its source, or convert the original braille_taxel.pkl.gz again.")
     lengths = np.diff(offsets)
+    if len(offsets) != len(labels) + 1 or np.any(lengths < 1) or offsets[-1] > len(taxels):
+        raise OSError(f"`{owner}`: {path} is inconsistent: {len(labels)} labels, {len(offsets)} offsets (expected "
+                      f"{len(labels) + 1}, increasing, ending at most at {len(taxels)}). The file is damaged; copy "
+                      "it again.")
     if max_length is None:
         max_length = int(lengths.max())
     if max_length < 1:

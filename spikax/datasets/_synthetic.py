@@ -60,8 +60,16 @@ def randman(n_classes: int = 10, n_units: int = 100, n_steps: int = 100, *, samp
     dim = _positive_int(owner, "dim_manifold", dim_manifold)
     n_freq = _positive_int(owner, "n_frequencies", n_frequencies)
     rng = numpy_rng(owner, key, seed)
+    points, labels = _randman_points(rng, n_classes, n_units, samples_per_class, dim, float(alpha), n_freq, shuffle)
+    if not spiking:
+        return points.astype(np.float32), labels
+    return _first_spike_trains(points, n_steps), labels
+
+
+def _randman_points(rng, n_classes, n_units, samples_per_class, dim, alpha, n_freq, shuffle):
+    """The points $y \\in [0, 1]^U$ of `randman` (float64) and their labels, drawn from `rng`."""
     k = np.arange(1, n_freq + 1)
-    spectrum = k ** (-float(alpha))
+    spectrum = k ** (-alpha)
 
     def embed(u, amp, phase):  # u: (n, D) -> (n, U)
         waves = np.sin(2 * np.pi * k * u[:, None, :, None] + phase)  # (n, U, D, K)
@@ -80,12 +88,15 @@ def randman(n_classes: int = 10, n_units: int = 100, n_steps: int = 100, *, samp
     if shuffle:
         order = rng.permutation(len(labels))
         points, labels = points[order], labels[order]
-    if not spiking:
-        return points.astype(np.float32), labels
+    return points, labels
+
+
+def _first_spike_trains(points, n_steps):
+    """One spike per unit at step floor(y T) (clipped to T - 1): `(N, U)` points -> `(N, T, U)` float32 spikes."""
     times = np.minimum(np.floor(points * n_steps).astype(np.int64), n_steps - 1)
-    spikes = np.zeros((len(labels), n_steps, n_units), np.float32)
+    spikes = np.zeros((len(points), n_steps, points.shape[1]), np.float32)
     np.put_along_axis(spikes, times[:, None, :], 1.0, axis=1)
-    return spikes, labels
+    return spikes
 
 
 def _poisson(rng, rates_hz, dt):

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import datasets, encoding, layers, neurons
+from ..datasets._subsets import _take_indices
+from ..datasets._synthetic import _first_spike_trains, _randman_points
 from ..network import Chain
 from ._loss import classification_loss
 
@@ -24,7 +26,10 @@ class Task:
     - `name`, `description`: shown by `spikax train --help`.
     - `load(root, limit) -> ((x_train, y_train), (x_test, y_test))`: NumPy arrays, examples on
       axis 0. `root` is a data folder (None: `$SPIKAX_DATA`, else the download cache); `limit`
-      keeps only the first `limit` training and test examples (None: all).
+      keeps at most `limit` training and `limit` test examples (None: all), always a subset of
+      the same data with every class in it: the first examples of each class in turn (see
+      [`spikax.datasets.take`][]); MNIST, which is not stored sorted by class, reads its first
+      `limit` examples.
     - `model(key) -> network`: a fresh, randomly initialised network.
     - `loss`: `loss_fn(model, x, y, *, method, key) -> (loss, metrics)` for [`spikax.training.fit`][].
     - `epochs`, `batch_size`, `learning_rate`: defaults of `spikax train`.
@@ -144,21 +149,30 @@ def _split(x, y, test_fraction: float, seed: int = 0):
 
 
 def _limit(data, limit):
-    (xtr, ytr), (xte, yte) = data
+    """At most `limit` training and `limit` test examples: a fixed, class-balanced subset of each
+    (see `spikax.datasets.take`), so a quick run sees every class and the same data as a full one."""
     if limit is None:
         return data
-    return (xtr[:limit], ytr[:limit]), (xte[:limit], yte[:limit])
+    train, test = data
+    return datasets.take(*train, limit), datasets.take(*test, limit)
 
 
 # -- randman ----------------------------------------------------------------------------------
 
 def _randman_data(root, limit):
     del root  # generated, nothing to read
-    # 1000 examples per class; a `limit` generates only about what it keeps (a smaller, different draw).
-    per_class = 1000 if limit is None else min(1000, -(-limit // 8))
-    x, y = datasets.randman(n_classes=10, n_units=100, n_steps=100, samples_per_class=per_class, dim_manifold=2,
-                            alpha=2.0, seed=0)
-    return _limit(_split(x, y, 0.2), limit)
+    # 1000 examples per class, drawn as points (cheap); only the examples kept become spike trains,
+    # so a `limit` is a subset of the full data set without building all of it.
+    points, labels = _randman_points(np.random.default_rng(0), n_classes=10, n_units=100, samples_per_class=1000,
+                                     dim=2, alpha=2.0, n_freq=4, shuffle=True)
+    order = np.random.default_rng(0).permutation(len(labels))  # the fixed split of `_split`
+    n_test = int(round(0.2 * len(labels)))
+    parts = []
+    for idx in (order[n_test:], order[:n_test]):
+        if limit is not None:
+            idx = idx[_take_indices(labels[idx], limit)]
+        parts.append((_first_spike_trains(points[idx], 100), labels[idx]))
+    return tuple(parts)
 
 
 def _randman_model(key):
