@@ -1,63 +1,29 @@
-"""Shared checks that raise clear, actionable errors (never `assert` on user input)."""
+"""Shared checks that raise clear, actionable errors (never `assert` on user input).
+
+The checks themselves live in `spikax_spec`, which `spikax_torch` imports too, so both packages
+say the same thing about the same bad input. `guard` is how spikax checks a value it cannot read
+yet (a tracer, when a model is built inside `jax.jit` or `eqx.filter_vmap`): through
+`eqx.error_if`, which raises when the value is computed.
+"""
 
 from __future__ import annotations
 
-import numbers
+import equinox as eqx
+import jax.numpy as jnp
 
-import numpy as np
-
-
-def check_positive(owner: str, name: str, value, fix: str = "") -> None:
-    """Raise if a concrete (non-traced) `value` is not strictly positive everywhere."""
-    arr = _concrete(value)
-    if arr is not None and not np.all(arr > 0):
-        raise ValueError(
-            f"`{owner}`: `{name}` must be positive, got {_show(arr)}. {fix or f'Pass a positive `{name}`.'}"
-        )
+from spikax_spec import check_choice as check_choice
+from spikax_spec import check_float_dtype
+from spikax_spec import check_in_range as check_in_range
+from spikax_spec import check_positive as check_positive
+from spikax_spec import check_same_shape as check_same_shape
 
 
-def check_in_range(owner: str, name: str, value, low: float, high: float, fix: str = "",
-                   include_low: bool = False) -> None:
-    """Raise if a concrete `value` lies outside (low, high] (or [low, high] with `include_low`)."""
-    arr = _concrete(value)
-    if arr is None:  # traced under jit: cannot be checked now
-        return
-    above = np.all(arr >= low) if include_low else np.all(arr > low)
-    if not (above and np.all(arr <= high)):
-        interval = f"{'[' if include_low else '('}{low:g}, {high:g}]"
-        raise ValueError(
-            f"`{owner}`: `{name}` must lie in {interval}, got {_show(arr)}. "
-            f"{fix or f'Pass a `{name}` inside that interval.'}"
-        )
+def guard(value, bad, message: str):
+    """`value`, raising `message` at run time wherever `bad` holds (for values traced under jit/vmap)."""
+    return eqx.error_if(value, bad, message)
 
 
-def check_choice(owner: str, name: str, value, choices) -> None:
-    """Raise if `value` is not one of `choices`, listing the valid ones."""
-    if value not in choices:
-        raise ValueError(
-            f"`{owner}`: unknown {name} {value!r}. Choose one of {', '.join(repr(c) for c in choices)}."
-        )
-
-
-def check_same_shape(owner: str, got_name: str, got_shape, want_name: str, want_shape, fix: str) -> None:
-    """Raise if two shapes differ."""
-    if tuple(got_shape) != tuple(want_shape):
-        raise ValueError(
-            f"`{owner}`: {got_name} has shape {tuple(got_shape)} but {want_name} has shape "
-            f"{tuple(want_shape)}. {fix}"
-        )
-
-
-def _concrete(value):
-    """The value as a NumPy array, or None when it is traced (checked later, if at all)."""
-    if isinstance(value, numbers.Number):
-        return np.asarray(value)
-    try:
-        return np.asarray(value)
-    except Exception:  # a tracer under jit: cannot be inspected now
-        return None
-
-
-def _show(arr) -> str:
-    arr = np.asarray(arr)
-    return repr(arr.item()) if arr.size == 1 else f"an array with min {arr.min()} and max {arr.max()}"
+def check_param_dtype(owner: str, dtype) -> None:
+    """Raise `TypeError` unless `dtype` (None meaning JAX's default float) is a floating-point dtype."""
+    if dtype is not None:
+        check_float_dtype(owner, jnp.dtype(dtype).name, jnp.issubdtype(dtype, jnp.floating))

@@ -9,6 +9,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+import spikax_spec as spec
+
 from .._errors import check_positive
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, default_dtype, fire, reset
@@ -70,28 +72,16 @@ class AdEx(AbstractNeuron[AdExState]):
     dt: float = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"c_m": "positive", "g_l": "positive", "e_l": "real", "v_t": "real", "delta_t": "positive",
-                   "tau_w": "positive", "a": "real", "b": "real"}
+    constraints = spec.constraints("AdEx")
     input_scale = 1000.0
 
-    def __init__(self, c_m=281.0, g_l=30.0, e_l=-70.6, v_t=-50.4, delta_t=2.0, tau_w=144.0, a=4.0, b=80.5, *,
+    def __init__(self, c_m=None, g_l=None, e_l=None, v_t=None, delta_t=None, tau_w=None, a=None, b=None, *,
                  v_reset=None, v_peak=20.0, dt=0.1, detach_reset=False, surrogate=None, learnable=None,
                  dtype=None):
-        owner = "spikax.neurons.AdEx"
-        self.learnable = self.check_learnable(learnable)
-        for name, value, paper in (("c_m", c_m, 281.0), ("g_l", g_l, 30.0), ("delta_t", delta_t, 2.0),
-                                   ("tau_w", tau_w, 144.0)):
-            check_positive(owner, name, value, f"It is a physical constant; the paper uses `{name}={paper}`.")
-        check_positive(owner, "dt", dt, "Pass the time step in ms, e.g. `dt=0.1`.")
-        self.raw_c_m = self.store("c_m", c_m, dtype)
-        self.raw_g_l = self.store("g_l", g_l, dtype)
-        self.raw_e_l = self.store("e_l", e_l, dtype)
-        self.raw_v_t = self.store("v_t", v_t, dtype)
-        self.raw_delta_t = self.store("delta_t", delta_t, dtype)
-        self.raw_tau_w = self.store("tau_w", tau_w, dtype)
-        self.raw_a = self.store("a", a, dtype)
-        self.raw_b = self.store("b", b, dtype)
-        self.v_reset = jnp.asarray(e_l if v_reset is None else v_reset, dtype=self.raw_c_m.dtype)
+        self.init_parameters({"c_m": c_m, "g_l": g_l, "e_l": e_l, "v_t": v_t, "delta_t": delta_t, "tau_w": tau_w,
+                              "a": a, "b": b}, learnable=learnable, dtype=dtype)
+        check_positive(self.owner(), "dt", dt, "Pass the time step in ms, e.g. `dt=0.1`.")
+        self.v_reset = jnp.asarray(self.param("e_l") if v_reset is None else v_reset, dtype=self.raw_c_m.dtype)
         self.v_peak = jnp.asarray(v_peak, dtype=self.raw_c_m.dtype)
         self.dt = float(dt)
         self.detach_reset = bool(detach_reset)

@@ -8,12 +8,11 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._errors import check_positive
+import spikax_spec as spec
+
 from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
-    check_nonnegative,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -87,29 +86,15 @@ class ALIF(AbstractNeuron[ALIFState]):
     detach_reset: bool = eqx.field(static=True)
     refractory: int = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"alpha": "decay", "rho": "decay", "beta_a": "positive", "threshold": "positive"}
+    constraints = spec.constraints("ALIF")
     input_scale = 2.0
 
-    def __init__(self, alpha=None, rho=None, beta_a=0.2, threshold=1.0, *, tau_mem=None, tau_adapt=None, dt=1.0,
+    def __init__(self, alpha=None, rho=None, beta_a=None, threshold=None, *, tau_mem=None, tau_adapt=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.ALIF"
-        if alpha is None and tau_mem is None:
-            alpha = 0.9
-        if rho is None and tau_adapt is None:
-            rho = 0.99
-        self.learnable = self.check_learnable(learnable)
-        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_mem, dt=dt, learnable="alpha" in self.learnable,
-                           tau_name="tau_mem")
-        rho = decay_from(owner, "rho", decay=rho, tau=tau_adapt, dt=dt, learnable="rho" in self.learnable,
-                         tau_name="tau_adapt")
-        check_nonnegative(owner, "beta_a", beta_a, "beta_a" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        self.raw_alpha = self.store("alpha", alpha, dtype)
-        self.raw_rho = self.store("rho", rho, dtype)
-        self.raw_beta_a = self.store("beta_a", beta_a, dtype)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"alpha": alpha, "tau_mem": tau_mem, "rho": rho, "tau_adapt": tau_adapt,
+                              "beta_a": beta_a, "threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def eligibility_leak(self, dtype=None) -> Array:

@@ -11,6 +11,11 @@ their valid range on use, so any optimiser step keeps them valid:
 
 A parameter learns only when its name is in the neuron's `learnable` set; otherwise it is
 read through `lax.stop_gradient` and [`spikax.trainable`][] leaves it out of optimisers.
+
+The parameter table (defaults, constraints, valid ranges) and the checks come from
+`spikax_spec`, which `spikax_torch` shares. Neurons can be built inside `jax.jit` and
+`eqx.filter_vmap` (e.g. an ensemble with one time constant per member): a traced parameter is
+checked with `eqx.error_if` instead of at construction.
 """
 
 from __future__ import annotations
@@ -18,39 +23,22 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import spikax_spec as spec
 from jax import lax
 from jaxtyping import Array, Float
 
-from .._errors import check_choice, check_in_range, check_positive
+from .._errors import check_param_dtype, guard
 from ..surrogate import AbstractSurrogate, FastSigmoid, spike
 
 StateT = TypeVar("StateT")
 
-RESET_MODES = ("subtract", "zero", "none")
-
-
-def _to_raw(kind: str, value):
-    value = np.asarray(value, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        if kind == "decay":
-            return np.log(-np.log(value))
-        if kind == "positive":
-            return np.log(value)
-    return value
-
-
-def _from_raw(kind: str, raw):
-    if kind == "decay":
-        return jnp.exp(-jnp.exp(raw))
-    if kind == "positive":
-        return jnp.exp(raw)
-    return raw
+RESET_MODES = spec.RESET_MODES
 
 
 def default_dtype(dtype=None):
@@ -65,29 +53,10 @@ def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable
     Forward Euler, the convention NIR, Norse and Lava use: $d = 1 - \Delta t/\tau$, so a
     time constant needs `tau >= dt`. Exactly one of `decay` and `tau` must be given.
     `tau_name` is the argument's public name used in messages (e.g. `"tau_syn"`).
+    Traced values are checked with `eqx.error_if`.
     """
-    if (decay is None) == (tau is None):
-        raise ValueError(
-            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `{tau_name}` (a time constant, with "
-            f"`dt`); got {name}={decay!r}, {tau_name}={tau!r}."
-        )
-    if tau is not None:
-        check_positive(owner, tau_name, tau, f"Time constants are durations; pass e.g. `{tau_name}=20.0`.")
-        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
-        decay = 1.0 - np.asarray(dt, np.float64) / np.asarray(tau, np.float64)
-        check_in_range(owner, f"{name} = 1 - dt/{tau_name}", decay, 0.0, 1.0,
-                       f"Forward Euler needs `{tau_name} >= dt`: use a smaller `dt` or a larger `{tau_name}`.",
-                       include_low=True)
-    # 0 (memoryless) is allowed for a fixed decay; a learnable one cannot sit at 0 (log-log map).
-    check_in_range(owner, name, decay, 0.0, 1.0,
-                   "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
-                   "or `tau` and `dt` instead.", include_low=not learnable)
-    if learnable and np.any(np.asarray(decay) == 1.0):
-        raise ValueError(
-            f"`{owner}`: a learnable `{name}` must be below 1, got 1. A decay of exactly 1 (no leak) sits at "
-            f"the edge of its reparametrisation and gets no gradient: start from e.g. `{name}=0.99`, or keep it fixed."
-        )
-    return decay
+    return spec.decay_from(owner, name, decay=decay, tau=tau, dt=dt, learnable=learnable, tau_name=tau_name,
+                           guard=guard)
 
 
 class AbstractNeuron(eqx.Module, Generic[StateT]):
@@ -135,30 +104,46 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
 
     # -- parameters ------------------------------------------------------------------------
     @classmethod
+    def owner(cls) -> str:
+        """The public name errors use, e.g. `spikax.neurons.LIF`."""
+        return f"spikax.neurons.{cls.__name__}"
+
+    @classmethod
     def check_learnable(cls, learnable: Iterable[str] | str | None) -> frozenset[str]:
         """Validate the names of learnable parameters against the class's parameters."""
-        if learnable is None:
-            return frozenset()
-        if isinstance(learnable, str):
-            learnable = (learnable,)
-        learnable = frozenset(learnable)
-        unknown = sorted(learnable - set(cls.constraints))
-        if unknown:
-            raise ValueError(
-                f"`spikax.neurons.{cls.__name__}`: cannot make {unknown} learnable; its parameters are "
-                f"{sorted(cls.constraints)}. Pass `learnable=` a subset of those names."
-            )
-        return learnable
+        return spec.check_learnable(cls.owner(), cls.constraints, learnable)
 
     @classmethod
     def store(cls, name: str, value, dtype=None) -> Array:
-        """The unconstrained array stored for parameter `name` with (valid) value `value`."""
-        raw = _to_raw(cls.constraints[name], value)
-        return jnp.asarray(raw, dtype=dtype if dtype is not None else jnp.result_type(float))
+        """The unconstrained array stored for parameter `name` with (valid) value `value`.
+
+        A concrete value is mapped in float64 NumPy (as spikax_torch does, so both store the same
+        numbers); a traced one (construction under `jit`/`vmap`) with `jax.numpy`.
+        """
+        dtype = default_dtype(dtype)
+        kind = cls.constraints[name]
+        arr = spec.concrete(value)
+        if arr is not None:
+            return jnp.asarray(spec.to_raw(kind, arr, np), dtype=dtype)
+        return spec.to_raw(kind, jnp.asarray(value, dtype=dtype), jnp)
+
+    def init_parameters(self, given: Mapping[str, Any], *, learnable, dt=1.0, dtype=None) -> None:
+        """Check and store every parameter of the class (`raw_<name>`); call first from `__init__`.
+
+        `given` maps the constructor's parameter arguments (and time constants such as `tau`) to
+        their values, None meaning the default of the parameter table.
+        """
+        owner = self.owner()
+        self.learnable = self.check_learnable(learnable)
+        check_param_dtype(owner, dtype)
+        values = spec.neuron_parameters(owner, type(self), given, learnable=self.learnable, dt=dt,
+                                        guard=guard)
+        for name, value in values.items():
+            setattr(self, "raw_" + name, self.store(name, value, dtype))
 
     def param(self, name: str, dtype=None) -> Array:
         """The constrained value of parameter `name`, cut from the graph unless learnable."""
-        value = _from_raw(self.constraints[name], getattr(self, "raw_" + name))
+        value = spec.from_raw(self.constraints[name], getattr(self, "raw_" + name), jnp)
         if name not in self.learnable:
             value = lax.stop_gradient(value)
         return value if dtype is None else value.astype(dtype)
@@ -178,9 +163,9 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         (default `FastSigmoid()`).
         """
         self.v_reset = jnp.asarray(v_reset, dtype=self.raw_threshold.dtype)
-        self.reset = check_reset(owner, reset)
+        self.reset = spec.check_reset(owner, reset)
         self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
 
     # -- input checks ------------------------------------------------------------------------
@@ -219,29 +204,6 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
 # -- shared firing, reset and refractory logic ----------------------------------------------
 
 
-def check_reset(owner: str, reset: str) -> str:
-    check_choice(owner, "reset mode", reset, RESET_MODES)
-    return reset
-
-
-def refractory_steps(owner: str, refractory: int | None, refractory_time: float | None, dt: float) -> int:
-    """The refractory period in whole steps, from steps or from seconds with `dt`."""
-    if refractory is not None and refractory_time is not None:
-        raise ValueError(f"`{owner}`: give the refractory period in steps or in time, not both.")
-    if refractory_time is not None:
-        check_positive(owner, "dt", dt, "Pass a positive time step `dt`.")
-        if refractory_time < 0:
-            raise ValueError(f"`{owner}`: `refractory_time` must be >= 0, got {refractory_time}.")
-        return int(round(refractory_time / dt))
-    steps = 0 if refractory is None else refractory
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(
-            f"`{owner}`: `refractory` must be a whole number of steps >= 0, got {refractory!r}. "
-            "For a period in seconds pass `refractory_time=` with `dt=`."
-        )
-    return int(steps)
-
-
 def fire(v: Array, threshold: Array, surrogate: AbstractSurrogate, active: Array | None = None) -> Array:
     """Spikes where `v > threshold` (and the neuron is not refractory)."""
     s = spike(v - threshold, surrogate)
@@ -257,15 +219,6 @@ def reset(v: Array, s: Array, threshold: Array, *, mode: str, v_reset: Array, de
     if mode == "subtract":
         return v - threshold * s
     return v * (1 - s) + v_reset * s  # "zero": reset to a value
-
-
-def check_nonnegative(owner: str, name: str, value, learnable: bool) -> None:
-    """Raise unless a concrete `value` is >= 0 (> 0 when learnable: stored by its log, it could never leave 0)."""
-    arr = np.asarray(value, dtype=np.float64)
-    if not (np.all(arr > 0) if learnable else np.all(arr >= 0)):
-        want = "positive (it is learnable and stored by its log)" if learnable else ">= 0"
-        raise ValueError(f"`{owner}`: `{name}` must be {want}, got {arr.min() if arr.size > 1 else arr.item()!r}. "
-                         f"Pass a {'positive' if learnable else 'non-negative'} `{name}`.")
 
 
 def refractory_mask(counter: Array | None) -> Array | None:

@@ -8,11 +8,11 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._errors import check_positive
+import spikax_spec as spec
+
 from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -72,26 +72,14 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
     detach_reset: bool = eqx.field(static=True)
     refractory: int = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"alpha": "decay", "beta": "decay", "threshold": "positive"}
+    constraints = spec.constraints("CubaLIF")
 
-    def __init__(self, alpha=None, beta=None, threshold=1.0, *, tau_syn=None, tau_mem=None, dt=1.0,
+    def __init__(self, alpha=None, beta=None, threshold=None, *, tau_syn=None, tau_mem=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.CubaLIF"
-        if alpha is None and tau_syn is None:
-            alpha = 0.8
-        if beta is None and tau_mem is None:
-            beta = 0.9
-        self.learnable = self.check_learnable(learnable)
-        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_syn, dt=dt, learnable="alpha" in self.learnable,
-                           tau_name="tau_syn")
-        beta = decay_from(owner, "beta", decay=beta, tau=tau_mem, dt=dt, learnable="beta" in self.learnable,
-                          tau_name="tau_mem")
-        check_positive(owner, "threshold", threshold)
-        self.raw_alpha = self.store("alpha", alpha, dtype)
-        self.raw_beta = self.store("beta", beta, dtype)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"alpha": alpha, "tau_syn": tau_syn, "beta": beta, "tau_mem": tau_mem,
+                              "threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def init_state(self, shape, dtype=None) -> CubaLIFState:

@@ -8,7 +8,8 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._errors import check_positive
+import spikax_spec as spec
+
 from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
@@ -70,15 +71,12 @@ class IF(AbstractNeuron[IFState]):
     detach_reset: bool = eqx.field(static=True)
     refractory: int = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"threshold": "positive"}
+    constraints = spec.constraints("IF")
 
-    def __init__(self, threshold=1.0, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
+    def __init__(self, threshold=None, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
                  refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.IF"
-        self.learnable = self.check_learnable(learnable)
-        check_positive(owner, "threshold", threshold)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def eligibility_leak(self, dtype=None) -> Array:

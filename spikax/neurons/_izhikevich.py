@@ -10,6 +10,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+import spikax_spec as spec
+
 from .._errors import check_choice, check_positive
 from ..surrogate import AbstractSurrogate, FastSigmoid
 from ._base import AbstractNeuron, default_dtype, fire, reset
@@ -81,24 +83,19 @@ class Izhikevich(AbstractNeuron[IzhikevichState]):
     substeps: int = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"a": "positive", "b": "real", "c": "real", "d": "real"}
+    constraints = spec.constraints("Izhikevich")
     PRESET_NAMES: ClassVar[tuple[str, ...]] = tuple(IZHIKEVICH_PRESETS)
     input_scale = 10.0
 
-    def __init__(self, a=0.02, b=0.2, c=-65.0, d=8.0, *, v_peak=30.0, dt=1.0, substeps=2, detach_reset=False,
+    def __init__(self, a=None, b=None, c=None, d=None, *, v_peak=30.0, dt=1.0, substeps=2, detach_reset=False,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.Izhikevich"
-        self.learnable = self.check_learnable(learnable)
-        check_positive(owner, "a", a, "The recovery rate is positive; the paper uses 0.02 to 0.1.")
+        owner = self.owner()
+        self.init_parameters({"a": a, "b": b, "c": c, "d": d}, learnable=learnable, dtype=dtype)
         check_positive(owner, "dt", dt, "Pass the time per call in ms, e.g. `dt=1.0`.")
-        if not isinstance(substeps, int) or substeps < 1:
+        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise ValueError(
                 f"`{owner}`: `substeps` must be a whole number >= 1, got {substeps!r}. Pass e.g. `substeps=2`."
             )
-        self.raw_a = self.store("a", a, dtype)
-        self.raw_b = self.store("b", b, dtype)
-        self.raw_c = self.store("c", c, dtype)
-        self.raw_d = self.store("d", d, dtype)
         self.v_peak = jnp.asarray(v_peak, dtype=self.raw_a.dtype)
         self.dt = float(dt)
         self.substeps = substeps

@@ -7,7 +7,9 @@ from typing import NamedTuple
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._base import AbstractNeuron, decay_from, default_dtype
+import spikax_spec as spec
+
+from ._base import AbstractNeuron, default_dtype
 
 
 class LIState(NamedTuple):
@@ -42,15 +44,10 @@ class LI(AbstractNeuron[LIState]):
     """
 
     raw_beta: Array
-    constraints = {"beta": "decay"}
+    constraints = spec.constraints("LI")
 
     def __init__(self, beta=None, *, tau=None, dt=1.0, learnable=None, dtype=None):
-        owner = "spikax.neurons.LI"
-        if beta is None and tau is None:
-            beta = 0.9
-        self.learnable = self.check_learnable(learnable)
-        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
-        self.raw_beta = self.store("beta", beta, dtype)
+        self.init_parameters({"beta": beta, "tau": tau}, learnable=learnable, dt=dt, dtype=dtype)
 
     def eligibility_leak(self, dtype=None) -> Array:
         """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""

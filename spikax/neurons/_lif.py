@@ -8,11 +8,11 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._errors import check_positive
+import spikax_spec as spec
+
 from ..surrogate import AbstractSurrogate
 from ._base import (
     AbstractNeuron,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -70,21 +70,15 @@ class LIF(AbstractNeuron[LIFState]):
     detach_reset: bool = eqx.field(static=True)
     refractory: int = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"beta": "decay", "threshold": "positive"}
+    constraints = spec.constraints("LIF")
     input_scale = 2.0
 
-    def __init__(self, beta=None, threshold=1.0, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
+    def __init__(self, beta=None, threshold=None, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
                  detach_reset=False, refractory=None, refractory_time=None, surrogate=None, learnable=None,
                  dtype=None):
-        owner = "spikax.neurons.LIF"
-        if beta is None and tau is None:
-            beta = 0.9
-        self.learnable = self.check_learnable(learnable)
-        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        self.raw_beta = self.store("beta", beta, dtype)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"beta": beta, "tau": tau, "threshold": threshold}, learnable=learnable, dt=dt,
+                             dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
     def eligibility_leak(self, dtype=None) -> Array:

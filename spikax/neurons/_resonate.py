@@ -9,9 +9,11 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+import spikax_spec as spec
+
 from .._errors import check_choice, check_positive
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron, decay_from, default_dtype, fire
+from ._base import AbstractNeuron, default_dtype, fire
 
 
 class ResonateAndFireState(NamedTuple):
@@ -69,21 +71,14 @@ class ResonateAndFire(AbstractNeuron[ResonateAndFireState]):
     reset: str = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"decay": "decay", "omega": "real", "threshold": "positive"}
+    constraints = spec.constraints("ResonateAndFire")
 
-    def __init__(self, decay=None, omega=2 * 3.141592653589793 / 10, threshold=1.0, *, tau=None, dt=1.0,
+    def __init__(self, decay=None, omega=None, threshold=None, *, tau=None, dt=1.0,
                  reset="zero", detach_reset=False, surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.ResonateAndFire"
-        if decay is None and tau is None:
-            decay = 0.9
-        self.learnable = self.check_learnable(learnable)
-        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
-        decay = decay_from(owner, "decay", decay=decay, tau=tau, dt=dt, learnable="decay" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        check_choice(owner, "reset mode", reset, ("zero", "none"))
-        self.raw_decay = self.store("decay", decay, dtype)
-        self.raw_omega = self.store("omega", omega, dtype)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
+        check_positive(self.owner(), "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
+        self.init_parameters({"decay": decay, "tau": tau, "omega": omega, "threshold": threshold},
+                             learnable=learnable, dt=dt, dtype=dtype)
+        check_choice(self.owner(), "reset mode", reset, ("zero", "none"))
         self.dt = float(dt)
         self.reset = reset
         self.detach_reset = bool(detach_reset)

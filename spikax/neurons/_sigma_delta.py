@@ -9,9 +9,11 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
-from .._errors import check_choice, check_positive
+import spikax_spec as spec
+
+from .._errors import check_choice
 from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron, decay_from, default_dtype, fire
+from ._base import AbstractNeuron, default_dtype, fire
 
 ACTIVATIONS = ("relu", "identity")
 
@@ -64,19 +66,13 @@ class SigmaDelta(AbstractNeuron[SigmaDeltaState]):
     activation: str = eqx.field(static=True)
     quantize: bool = eqx.field(static=True)
     surrogate: AbstractSurrogate
-    constraints = {"threshold": "positive", "leak": "decay"}
+    constraints = spec.constraints("SigmaDelta")
 
-    def __init__(self, threshold=0.1, *, leak=None, tau=None, dt=1.0, activation="relu", quantize=False,
+    def __init__(self, threshold=None, *, leak=None, tau=None, dt=1.0, activation="relu", quantize=False,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax.neurons.SigmaDelta"
-        if leak is None and tau is None:
-            leak = 1.0
-        self.learnable = self.check_learnable(learnable)
-        check_positive(owner, "threshold", threshold)
-        leak = decay_from(owner, "leak", decay=leak, tau=tau, dt=dt, learnable="leak" in self.learnable)
-        check_choice(owner, "activation", activation, ACTIVATIONS)
-        self.raw_threshold = self.store("threshold", threshold, dtype)
-        self.raw_leak = self.store("leak", leak, dtype)
+        self.init_parameters({"threshold": threshold, "leak": leak, "tau": tau}, learnable=learnable, dt=dt,
+                             dtype=dtype)
+        check_choice(self.owner(), "activation", activation, ACTIVATIONS)
         self.activation = activation
         self.quantize = bool(quantize)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate

@@ -9,13 +9,17 @@ definition serves BPTT (`grad`), RTRL and forward gradients (`jvp`, `jacfwd`,
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import spikax_spec as spec
 from jaxtyping import Array, Float
+
+from .._errors import guard
 
 
 class AbstractSurrogate(eqx.Module):
@@ -23,16 +27,31 @@ class AbstractSurrogate(eqx.Module):
 
     Subclasses are small equinox modules whose fields are hyper-parameters and which
     implement one method, `derivative(x)`. `x` is the distance to threshold, `v - theta`.
+    The named surrogates store their hyper-parameters as (weakly typed) 0-d arrays, checked
+    against their valid range at construction (with `eqx.error_if` when traced): sweeping a
+    value under `eqx.filter_jit` or `eqx.filter_vmap` then compiles once, and `spike` casts them
+    to the dtype of `x`. A field whose metadata holds `"valid"` (a `spikax_spec.Interval`) is
+    checked the same way.
 
     **Example:**
 
     ```python
-    class Quadratic(AbstractSurrogate):
+    class Quadratic(spikax.surrogate.AbstractSurrogate):
         width: float = 1.0
         def derivative(self, x):
             return jnp.maximum(0.0, 1.0 - (x / self.width) ** 2)
+
+    s = spikax.spike(jnp.array([-0.5, 0.5]), Quadratic())  # [0., 1.]
     ```
     """
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if "valid" in field.metadata:
+                owner = f"spikax.surrogate.{type(self).__name__}"
+                value = spec.check_hyperparameter(owner, field.name, getattr(self, field.name),
+                                                  field.metadata["valid"], field.default, guard)
+                setattr(self, field.name, value)
 
     @abc.abstractmethod
     def derivative(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
@@ -50,7 +69,8 @@ class Custom(AbstractSurrogate):
 
     ```python
     bump = spikax.surrogate.Custom(lambda x: jnp.exp(-x**2))
-    s = spikax.spike(v - 1.0, bump)
+    v = jnp.array([0.5, 1.5])
+    s = spikax.spike(v - 1.0, bump)  # [0., 1.]
     ```
     """
 
@@ -109,6 +129,9 @@ def spike(x: Float[Array, "*shape"], surrogate: AbstractSurrogate) -> Float[Arra
             f"`spikax.spike`: `x` must be floating point, got dtype {x.dtype}. Cast it, e.g. `x.astype(jnp.float32)`."
         )
     dynamic, static = eqx.partition(surrogate, eqx.is_array)
+    # Array hyper-parameters take the dtype of `x`, so the derivative keeps it under strict promotion.
+    dynamic = jax.tree_util.tree_map(lambda p: p.astype(x.dtype) if jnp.issubdtype(p.dtype, jnp.floating) else p,
+                                     dynamic)
     return _spike(x, dynamic, static)
 
 

@@ -1,23 +1,33 @@
 r"""The named surrogate derivatives. Each is one formula in one `derivative` method.
 
 Every surrogate replaces the Dirac delta $H'(x)$ of the spike step by a pseudo-derivative
-$\sigma'(x)$ of the distance to threshold $x = v - \theta$. Hyper-parameters are Python
-floats, which are weakly typed in JAX, so `derivative(x)` keeps the dtype of `x` (float16,
-bfloat16, float32 or float64) even under strict dtype promotion. Unless a docstring says
-otherwise the default hyper-parameters give a peak derivative of 1 at $x = 0$.
+$\sigma'(x)$ of the distance to threshold $x = v - \theta$. Hyper-parameters are weakly typed
+0-d arrays (a sweep over their values compiles once), checked at construction against the
+ranges of `spikax_spec.SURROGATES` (shared with spikax_torch), so `derivative(x)` keeps the
+dtype of `x` (float16, bfloat16, float32 or float64) even under strict dtype promotion. Unless
+a docstring says otherwise the default hyper-parameters give a peak derivative of 1 at $x = 0$.
 """
 
 from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
+import spikax_spec as spec
+from jaxtyping import Array
 
 from ._spike import AbstractSurrogate
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+
+
+def _hyper(surrogate: str, name: str):
+    """A hyper-parameter field: default and valid range from `spikax_spec.SURROGATES`, stored as a weak 0-d array."""
+    default, valid = spec.SURROGATES[surrogate][name]
+    return eqx.field(default=default, converter=jnp.asarray, metadata={"valid": valid})
 
 
 def _normal_pdf(x, mean, std):
@@ -41,7 +51,7 @@ class FastSigmoid(AbstractSurrogate):
     ```
     """
 
-    slope: float = 25.0
+    slope: Array = _hyper("FastSigmoid", "slope")
 
     def derivative(self, x):
         return 1.0 / (self.slope * jnp.abs(x) + 1.0) ** 2
@@ -65,7 +75,7 @@ class Sigmoid(AbstractSurrogate):
     ```
     """
 
-    slope: float = 4.0
+    slope: Array = _hyper("Sigmoid", "slope")
 
     def derivative(self, x):
         # sig(-z) = 1 - sig(z) without the cancellation that ruins float16 tails.
@@ -91,7 +101,7 @@ class ATan(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 2.0
+    alpha: Array = _hyper("ATan", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) / (1.0 + (0.5 * math.pi * self.alpha * x) ** 2)
@@ -118,8 +128,8 @@ class Triangle(AbstractSurrogate):
     ```
     """
 
-    gamma: float = 0.3
-    width: float = 1.0
+    gamma: Array = _hyper("Triangle", "gamma")
+    width: Array = _hyper("Triangle", "width")
 
     def derivative(self, x):
         return self.gamma * jnp.maximum(0.0, 1.0 - jnp.abs(x) / self.width)
@@ -143,7 +153,7 @@ class Rectangle(AbstractSurrogate):
     ```
     """
 
-    width: float = 1.0
+    width: Array = _hyper("Rectangle", "width")
 
     def derivative(self, x):
         return jnp.where(jnp.abs(x) < 0.5 * self.width, 1.0 / self.width, 0.0).astype(x.dtype)
@@ -165,7 +175,7 @@ class Gaussian(AbstractSurrogate):
     ```
     """
 
-    sigma: float = 1.0 / _SQRT_2PI
+    sigma: Array = _hyper("Gaussian", "sigma")
 
     def derivative(self, x):
         return _normal_pdf(x, 0.0, self.sigma)
@@ -198,10 +208,10 @@ class MultiGaussian(AbstractSurrogate):
     ```
     """
 
-    sigma: float = 0.5
-    height: float = 0.15
-    scale: float = 6.0
-    gamma: float = 0.5
+    sigma: Array = _hyper("MultiGaussian", "sigma")
+    height: Array = _hyper("MultiGaussian", "height")
+    scale: Array = _hyper("MultiGaussian", "scale")
+    gamma: Array = _hyper("MultiGaussian", "gamma")
 
     def derivative(self, x):
         wide = self.scale * self.sigma
@@ -227,8 +237,8 @@ class Exponential(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 1.0
-    beta: float = 1.0
+    alpha: Array = _hyper("Exponential", "alpha")
+    beta: Array = _hyper("Exponential", "beta")
 
     def derivative(self, x):
         return self.alpha * jnp.exp(-self.beta * jnp.abs(x))
@@ -253,7 +263,7 @@ class Erfc(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 2.0
+    alpha: Array = _hyper("Erfc", "alpha")
 
     def derivative(self, x):
         return (self.alpha / _SQRT_PI) * jnp.exp(-((self.alpha * x) ** 2))
@@ -281,7 +291,7 @@ class PiecewiseQuadratic(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 1.0
+    alpha: Array = _hyper("PiecewiseQuadratic", "alpha")
 
     def derivative(self, x):
         return jnp.maximum(0.0, self.alpha - self.alpha**2 * jnp.abs(x))
@@ -306,7 +316,7 @@ class PiecewiseExp(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 2.0
+    alpha: Array = _hyper("PiecewiseExp", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) * jnp.exp(-self.alpha * jnp.abs(x))
@@ -330,7 +340,7 @@ class SoftSign(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 2.0
+    alpha: Array = _hyper("SoftSign", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) / (1.0 + self.alpha * jnp.abs(x)) ** 2
@@ -354,7 +364,7 @@ class Tanh(AbstractSurrogate):
     ```
     """
 
-    slope: float = 2.0
+    slope: Array = _hyper("Tanh", "slope")
 
     def derivative(self, x):
         # 1 - tanh^2 = 1 / cosh^2, written without the cancellation that ruins low precision.
@@ -379,7 +389,7 @@ class Circ(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 0.5
+    alpha: Array = _hyper("Circ", "alpha")
 
     def derivative(self, x):
         a2 = self.alpha**2
@@ -406,7 +416,7 @@ class QPseudo(AbstractSurrogate):
     ```
     """
 
-    q: float = 2.0
+    q: Array = _hyper("QPseudo", "q")
 
     def derivative(self, x):
         return (1.0 + (2.0 / (self.q - 1.0)) * jnp.abs(x)) ** (-self.q)
@@ -433,7 +443,7 @@ class LogTailed(AbstractSurrogate):
     ```
     """
 
-    alpha: float = 0.0
+    alpha: Array = _hyper("LogTailed", "alpha")
 
     def derivative(self, x):
         # 1 / max(x, 1) is 1 on (0, 1] and 1/x above, with no division by small x.
@@ -457,7 +467,7 @@ class StraightThrough(AbstractSurrogate):
     ```
     """
 
-    scale: float = 1.0
+    scale: Array = _hyper("StraightThrough", "scale")
 
     def derivative(self, x):
         return jnp.full_like(x, self.scale)
@@ -481,8 +491,8 @@ class SpikeRateEscape(AbstractSurrogate):
     ```
     """
 
-    beta: float = 1.0
-    slope: float = 25.0
+    beta: Array = _hyper("SpikeRateEscape", "beta")
+    slope: Array = _hyper("SpikeRateEscape", "slope")
 
     def derivative(self, x):
         return self.slope * jnp.exp(-self.beta * jnp.abs(x))

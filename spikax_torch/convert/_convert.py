@@ -56,7 +56,7 @@ def _surrogate_from_spikax(s):
     cls = getattr(tsurrogate, type(s).__name__, None)
     if cls is None:
         raise TypeError(f"`spikax_torch.convert`: no torch twin for surrogate {type(s).__name__}.")
-    return cls(**{f.name: getattr(s, f.name) for f in dataclasses.fields(s)})
+    return cls(**{f.name: float(getattr(s, f.name)) for f in dataclasses.fields(s)})
 
 
 def _surrogate_to_spikax(s):

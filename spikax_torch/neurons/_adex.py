@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
 from .._errors import as_numpy, check_positive
@@ -38,25 +39,20 @@ class AdEx(AbstractNeuron):
     ```
     """
 
-    constraints = {"c_m": "positive", "g_l": "positive", "e_l": "real", "v_t": "real", "delta_t": "positive",
-                   "tau_w": "positive", "a": "real", "b": "real"}
+    constraints = spec.constraints("AdEx")
     static_fields = ("dt", "detach_reset", "surrogate")
     input_scale = 1000.0
 
-    def __init__(self, c_m=281.0, g_l=30.0, e_l=-70.6, v_t=-50.4, delta_t=2.0, tau_w=144.0, a=4.0, b=80.5, *,
+    def __init__(self, c_m=None, g_l=None, e_l=None, v_t=None, delta_t=None, tau_w=None, a=None, b=None, *,
                  v_reset=None, v_peak=20.0, dt=0.1, detach_reset=False, surrogate=None, learnable=None,
                  dtype=None):
-        owner = "spikax_torch.neurons.AdEx"
         super().__init__(learnable)
-        for name, value, paper in (("c_m", c_m, 281.0), ("g_l", g_l, 30.0), ("delta_t", delta_t, 2.0),
-                                   ("tau_w", tau_w, 144.0)):
-            check_positive(owner, name, value, f"It is a physical constant; the paper uses `{name}={paper}`.")
-        check_positive(owner, "dt", dt, "Pass the time step in ms, e.g. `dt=0.1`.")
-        values = {"c_m": c_m, "g_l": g_l, "e_l": e_l, "v_t": v_t, "delta_t": delta_t, "tau_w": tau_w, "a": a, "b": b}
-        for name, value in values.items():
-            self.store(name, value, dtype)
+        self.init_parameters({"c_m": c_m, "g_l": g_l, "e_l": e_l, "v_t": v_t, "delta_t": delta_t, "tau_w": tau_w,
+                              "a": a, "b": b}, dtype=dtype)
+        check_positive(self.owner(), "dt", dt, "Pass the time step in ms, e.g. `dt=0.1`.")
         dtype = default_dtype(dtype)
-        self.register_buffer("v_reset", torch.as_tensor(as_numpy(e_l if v_reset is None else v_reset), dtype=dtype))
+        v_reset = self.param("e_l") if v_reset is None else as_numpy(v_reset)
+        self.register_buffer("v_reset", torch.as_tensor(v_reset, dtype=dtype))
         self.register_buffer("v_peak", torch.as_tensor(as_numpy(v_peak), dtype=dtype))
         self.dt = float(dt)
         self.detach_reset = bool(detach_reset)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from .._errors import check_positive
 from ._base import (
     AbstractNeuron,
-    check_nonnegative,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -49,29 +47,16 @@ class ALIF(AbstractNeuron):
     ```
     """
 
-    constraints = {"alpha": "decay", "rho": "decay", "beta_a": "positive", "threshold": "positive"}
+    constraints = spec.constraints("ALIF")
     static_fields = ("reset", "detach_reset", "refractory", "surrogate")
 
-    def __init__(self, alpha=None, rho=None, beta_a=0.2, threshold=1.0, *, tau_mem=None, tau_adapt=None, dt=1.0,
+    def __init__(self, alpha=None, rho=None, beta_a=None, threshold=None, *, tau_mem=None, tau_adapt=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.ALIF"
         super().__init__(learnable)
-        if alpha is None and tau_mem is None:
-            alpha = 0.9
-        if rho is None and tau_adapt is None:
-            rho = 0.99
-        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_mem, dt=dt, learnable="alpha" in self.learnable,
-                           tau_name="tau_mem")
-        rho = decay_from(owner, "rho", decay=rho, tau=tau_adapt, dt=dt, learnable="rho" in self.learnable,
-                         tau_name="tau_adapt")
-        check_nonnegative(owner, "beta_a", beta_a, "beta_a" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        self.store("alpha", alpha, dtype)
-        self.store("rho", rho, dtype)
-        self.store("beta_a", beta_a, dtype)
-        self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"alpha": alpha, "tau_mem": tau_mem, "rho": rho, "tau_adapt": tau_adapt,
+                              "beta_a": beta_a, "threshold": threshold}, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> ALIFState:

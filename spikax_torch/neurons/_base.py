@@ -24,31 +24,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
+import spikax_spec as spec
 import torch
 
-from .._errors import as_numpy, check_choice, check_in_range, check_positive
+from .._errors import check_param_dtype
 from ..surrogate import AbstractSurrogate, FastSigmoid, spike
 
-RESET_MODES = ("subtract", "zero", "none")
-
-
-def _to_raw(kind: str, value) -> np.ndarray:
-    # Computed in float64 NumPy exactly as spikax does, so both packages store the same numbers.
-    value = as_numpy(value)
-    with np.errstate(divide="ignore"):
-        if kind == "decay":
-            return np.log(-np.log(value))
-        if kind == "positive":
-            return np.log(value)
-    return value
-
-
-def _from_raw(kind: str, raw: torch.Tensor) -> torch.Tensor:
-    if kind == "decay":
-        return torch.exp(-torch.exp(raw))
-    if kind == "positive":
-        return torch.exp(raw)
-    return raw
+RESET_MODES = spec.RESET_MODES
 
 
 def default_dtype(dtype=None) -> torch.dtype:
@@ -58,23 +40,11 @@ def default_dtype(dtype=None) -> torch.dtype:
 
 def decay_from(owner: str, name: str, *, decay=None, tau=None, dt=1.0, learnable: bool = False,
                tau_name: str = "tau"):
-    r"""A per-step decay from either `decay` or a time constant: $d = 1 - \Delta t/\tau$ (forward Euler)."""
-    if (decay is None) == (tau is None):
-        raise ValueError(
-            f"`{owner}`: give exactly one of `{name}` (a per-step decay) and `{tau_name}` (a time constant, with "
-            f"`dt`); got {name}={decay!r}, {tau_name}={tau!r}."
-        )
-    if tau is not None:
-        check_positive(owner, tau_name, tau, f"Time constants are durations; pass e.g. `{tau_name}=20.0`.")
-        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
-        decay = 1.0 - as_numpy(dt) / as_numpy(tau)
-        check_in_range(owner, f"{name} = 1 - dt/{tau_name}", decay, 0.0, 1.0,
-                       f"Forward Euler needs `{tau_name} >= dt`: use a smaller `dt` or a larger `{tau_name}`.",
-                       include_low=True)
-    check_in_range(owner, name, decay, 0.0, 1.0,
-                   "A per-step decay keeps this fraction of the state each step: pass a value in (0, 1], "
-                   "or `tau` and `dt` instead.", include_low=not learnable)
-    return decay
+    r"""A per-step decay from either `decay` or a time constant: $d = 1 - \Delta t/\tau$ (forward Euler).
+
+    The same rule as `spikax` (both call `spikax_spec.decay_from`).
+    """
+    return spec.decay_from(owner, name, decay=decay, tau=tau, dt=dt, learnable=learnable, tau_name=tau_name)
 
 
 class AbstractNeuron(torch.nn.Module, abc.ABC):
@@ -101,25 +71,32 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
 
     # -- parameters ------------------------------------------------------------------------
     @classmethod
+    def owner(cls) -> str:
+        """The public name errors use, e.g. `spikax_torch.neurons.LIF`."""
+        return f"spikax_torch.neurons.{cls.__name__}"
+
+    @classmethod
     def check_learnable(cls, learnable) -> frozenset[str]:
         """Validate the names of learnable parameters against the class's parameters."""
-        if learnable is None:
-            return frozenset()
-        if isinstance(learnable, str):
-            learnable = (learnable,)
-        learnable = frozenset(learnable)
-        unknown = sorted(learnable - set(cls.constraints))
-        if unknown:
-            raise ValueError(
-                f"`spikax_torch.neurons.{cls.__name__}`: cannot make {unknown} learnable; its parameters are "
-                f"{sorted(cls.constraints)}. Pass `learnable=` a subset of those names."
-            )
-        return learnable
+        return spec.check_learnable(cls.owner(), cls.constraints, learnable)
 
     def store(self, name: str, value, dtype=None) -> None:
         """Store parameter `name` with (valid) value `value` as `raw_<name>`: a Parameter if learnable, else a buffer."""
-        raw = torch.as_tensor(_to_raw(self.constraints[name], value), dtype=default_dtype(dtype))
-        self.set_raw(name, raw)
+        # Computed in float64 NumPy exactly as spikax does, so both packages store the same numbers.
+        raw = spec.to_raw(self.constraints[name], spec.concrete(value), np)
+        self.set_raw(name, torch.as_tensor(raw, dtype=default_dtype(dtype)))
+
+    def init_parameters(self, given: Mapping[str, Any], *, dt=1.0, dtype=None) -> None:
+        """Check and store every parameter of the class (`raw_<name>`), as spikax's `init_parameters` does.
+
+        `given` maps the constructor's parameter arguments (and time constants such as `tau`) to
+        their values, None meaning the default of the parameter table.
+        """
+        owner = self.owner()
+        check_param_dtype(owner, dtype)
+        values = spec.neuron_parameters(owner, type(self), given, learnable=self.learnable, dt=dt)
+        for name, value in values.items():
+            self.store(name, value, dtype)
 
     def set_raw(self, name: str, raw: torch.Tensor) -> None:
         """Put an already unconstrained tensor in `raw_<name>` (used by `spikax_torch.convert`)."""
@@ -139,7 +116,7 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
         cache = self.__dict__.get("_param_cache")
         if cache is not None and (name, dtype) in cache:
             return cache[name, dtype]
-        value = _from_raw(self.constraints[name], getattr(self, "raw_" + name))
+        value = spec.from_raw(self.constraints[name], getattr(self, "raw_" + name), torch)
         if name not in self.learnable:
             value = value.detach()
         value = value if dtype is None else value.to(dtype)
@@ -172,10 +149,10 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
     def init_spike_options(self, owner: str, *, reset, v_reset, detach_reset, refractory, refractory_time, dt,
                            surrogate, dtype) -> None:
         """Set the options every threshold neuron shares, as `spikax`'s `init_spike_options` does."""
-        self.register_buffer("v_reset", torch.as_tensor(as_numpy(v_reset), dtype=default_dtype(dtype)))
-        self.reset = check_reset(owner, reset)
+        self.register_buffer("v_reset", torch.as_tensor(spec.concrete(v_reset), dtype=default_dtype(dtype)))
+        self.reset = spec.check_reset(owner, reset)
         self.detach_reset = bool(detach_reset)
-        self.refractory = refractory_steps(owner, refractory, refractory_time, dt)
+        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
 
     def resolve_state(self, state, x: torch.Tensor):
@@ -225,38 +202,6 @@ def _short(t: torch.Tensor) -> str:
 
 
 # -- shared firing, reset and refractory logic ----------------------------------------------
-
-
-def check_reset(owner: str, reset: str) -> str:
-    check_choice(owner, "reset mode", reset, RESET_MODES)
-    return reset
-
-
-def check_nonnegative(owner: str, name: str, value, learnable: bool) -> None:
-    """Raise unless `value` is >= 0 (> 0 when learnable: stored by its log it cannot leave 0)."""
-    arr = as_numpy(value)
-    if not (np.all(arr > 0) if learnable else np.all(arr >= 0)):
-        want = "positive (it is learnable and stored by its log)" if learnable else ">= 0"
-        raise ValueError(f"`{owner}`: `{name}` must be {want}, got {arr.min() if arr.size > 1 else arr.item()!r}. "
-                         f"Pass a {'positive' if learnable else 'non-negative'} `{name}`.")
-
-
-def refractory_steps(owner: str, refractory, refractory_time, dt) -> int:
-    """The refractory period in whole steps, from steps or from time with `dt`."""
-    if refractory is not None and refractory_time is not None:
-        raise ValueError(f"`{owner}`: give the refractory period in steps or in time, not both.")
-    if refractory_time is not None:
-        check_positive(owner, "dt", dt, "Pass a positive time step `dt`.")
-        if refractory_time < 0:
-            raise ValueError(f"`{owner}`: `refractory_time` must be >= 0, got {refractory_time}.")
-        return int(round(refractory_time / dt))
-    steps = 0 if refractory is None else refractory
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(
-            f"`{owner}`: `refractory` must be a whole number of steps >= 0, got {refractory!r}. "
-            "For a period in time pass `refractory_time=` with `dt=`."
-        )
-    return int(steps)
 
 
 def fire(v, threshold, surrogate: AbstractSurrogate, active=None):

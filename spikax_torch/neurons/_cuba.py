@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from .._errors import check_positive
 from ._base import (
     AbstractNeuron,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -49,27 +48,16 @@ class CubaLIF(AbstractNeuron):
     ```
     """
 
-    constraints = {"alpha": "decay", "beta": "decay", "threshold": "positive"}
+    constraints = spec.constraints("CubaLIF")
     static_fields = ("reset", "detach_reset", "refractory", "surrogate")
 
-    def __init__(self, alpha=None, beta=None, threshold=1.0, *, tau_syn=None, tau_mem=None, dt=1.0,
+    def __init__(self, alpha=None, beta=None, threshold=None, *, tau_syn=None, tau_mem=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.CubaLIF"
         super().__init__(learnable)
-        if alpha is None and tau_syn is None:
-            alpha = 0.8
-        if beta is None and tau_mem is None:
-            beta = 0.9
-        alpha = decay_from(owner, "alpha", decay=alpha, tau=tau_syn, dt=dt, learnable="alpha" in self.learnable,
-                           tau_name="tau_syn")
-        beta = decay_from(owner, "beta", decay=beta, tau=tau_mem, dt=dt, learnable="beta" in self.learnable,
-                          tau_name="tau_mem")
-        check_positive(owner, "threshold", threshold)
-        self.store("alpha", alpha, dtype)
-        self.store("beta", beta, dtype)
-        self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"alpha": alpha, "tau_syn": tau_syn, "beta": beta, "tau_mem": tau_mem,
+                              "threshold": threshold}, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> CubaLIFState:

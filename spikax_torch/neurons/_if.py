@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from .._errors import check_positive
 from ._base import (
     AbstractNeuron,
     default_dtype,
@@ -44,16 +44,14 @@ class IF(AbstractNeuron):
     ```
     """
 
-    constraints = {"threshold": "positive"}
+    constraints = spec.constraints("IF")
     static_fields = ("reset", "detach_reset", "refractory", "surrogate")
 
-    def __init__(self, threshold=1.0, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
+    def __init__(self, threshold=None, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
                  refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.IF"
         super().__init__(learnable)
-        check_positive(owner, "threshold", threshold)
-        self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"threshold": threshold}, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> IFState:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import ClassVar, NamedTuple
 
+import spikax_spec as spec
 import torch
 
 from .._errors import as_numpy, check_choice, check_positive
@@ -51,21 +52,19 @@ class Izhikevich(AbstractNeuron):
     ```
     """
 
-    constraints = {"a": "positive", "b": "real", "c": "real", "d": "real"}
+    constraints = spec.constraints("Izhikevich")
     static_fields = ("dt", "substeps", "detach_reset", "surrogate")
     PRESET_NAMES: ClassVar[tuple[str, ...]] = tuple(IZHIKEVICH_PRESETS)
     input_scale = 10.0
 
-    def __init__(self, a=0.02, b=0.2, c=-65.0, d=8.0, *, v_peak=30.0, dt=1.0, substeps=2, detach_reset=False,
+    def __init__(self, a=None, b=None, c=None, d=None, *, v_peak=30.0, dt=1.0, substeps=2, detach_reset=False,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.Izhikevich"
+        owner = self.owner()
         super().__init__(learnable)
-        check_positive(owner, "a", a, "The recovery rate is positive; the paper uses 0.02 to 0.1.")
+        self.init_parameters({"a": a, "b": b, "c": c, "d": d}, dtype=dtype)
         check_positive(owner, "dt", dt, "Pass the time per call in ms, e.g. `dt=1.0`.")
-        if not isinstance(substeps, int) or substeps < 1:
+        if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"`{owner}`: `substeps` must be a whole number >= 1, got {substeps!r}. Pass e.g. `substeps=2`.")
-        for name, value in (("a", a), ("b", b), ("c", c), ("d", d)):
-            self.store(name, value, dtype)
         self.register_buffer("v_peak", torch.as_tensor(as_numpy(v_peak), dtype=default_dtype(dtype)))
         self.dt = float(dt)
         self.substeps = substeps

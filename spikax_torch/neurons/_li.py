@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from ._base import AbstractNeuron, decay_from, default_dtype
+from ._base import AbstractNeuron, default_dtype
 
 
 class LIState(NamedTuple):
@@ -30,15 +31,11 @@ class LI(AbstractNeuron):
     ```
     """
 
-    constraints = {"beta": "decay"}
+    constraints = spec.constraints("LI")
 
     def __init__(self, beta=None, *, tau=None, dt=1.0, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.LI"
         super().__init__(learnable)
-        if beta is None and tau is None:
-            beta = 0.9
-        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
-        self.store("beta", beta, dtype)
+        self.init_parameters({"beta": beta, "tau": tau}, dt=dt, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> LIState:
         self.check_params(shape)

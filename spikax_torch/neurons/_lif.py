@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from .._errors import check_positive
 from ._base import (
     AbstractNeuron,
-    decay_from,
     default_dtype,
     fire,
     hold,
@@ -49,21 +48,15 @@ class LIF(AbstractNeuron):
     ```
     """
 
-    constraints = {"beta": "decay", "threshold": "positive"}
+    constraints = spec.constraints("LIF")
     static_fields = ("reset", "detach_reset", "refractory", "surrogate")
 
-    def __init__(self, beta=None, threshold=1.0, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
+    def __init__(self, beta=None, threshold=None, *, tau=None, dt=1.0, reset="subtract", v_reset=0.0,
                  detach_reset=False, refractory=None, refractory_time=None, surrogate=None, learnable=None,
                  dtype=None):
-        owner = "spikax_torch.neurons.LIF"
         super().__init__(learnable)
-        if beta is None and tau is None:
-            beta = 0.9
-        beta = decay_from(owner, "beta", decay=beta, tau=tau, dt=dt, learnable="beta" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        self.store("beta", beta, dtype)
-        self.store("threshold", threshold, dtype)
-        self.init_spike_options(owner, reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
+        self.init_parameters({"beta": beta, "tau": tau, "threshold": threshold}, dt=dt, dtype=dtype)
+        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
 
     def init_state(self, shape, dtype=None, device=None) -> LIFState:

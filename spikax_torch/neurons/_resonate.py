@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
 from .._errors import check_choice, check_positive
 from ..surrogate import FastSigmoid
-from ._base import AbstractNeuron, decay_from, default_dtype, fire
+from ._base import AbstractNeuron, default_dtype, fire
 
 
 class ResonateAndFireState(NamedTuple):
@@ -38,22 +38,16 @@ class ResonateAndFire(AbstractNeuron):
     ```
     """
 
-    constraints = {"decay": "decay", "omega": "real", "threshold": "positive"}
+    constraints = spec.constraints("ResonateAndFire")
     static_fields = ("dt", "reset", "detach_reset", "surrogate")
 
-    def __init__(self, decay=None, omega=2 * math.pi / 10, threshold=1.0, *, tau=None, dt=1.0, reset="zero",
+    def __init__(self, decay=None, omega=None, threshold=None, *, tau=None, dt=1.0, reset="zero",
                  detach_reset=False, surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.ResonateAndFire"
         super().__init__(learnable)
-        if decay is None and tau is None:
-            decay = 0.9
-        check_positive(owner, "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
-        decay = decay_from(owner, "decay", decay=decay, tau=tau, dt=dt, learnable="decay" in self.learnable)
-        check_positive(owner, "threshold", threshold)
-        check_choice(owner, "reset mode", reset, ("zero", "none"))
-        self.store("decay", decay, dtype)
-        self.store("omega", omega, dtype)
-        self.store("threshold", threshold, dtype)
+        check_positive(self.owner(), "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
+        self.init_parameters({"decay": decay, "tau": tau, "omega": omega, "threshold": threshold}, dt=dt,
+                             dtype=dtype)
+        check_choice(self.owner(), "reset mode", reset, ("zero", "none"))
         self.dt = float(dt)
         self.reset = reset
         self.detach_reset = bool(detach_reset)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import spikax_spec as spec
 import torch
 
-from .._errors import check_choice, check_positive
+from .._errors import check_choice
 from ..surrogate import FastSigmoid
-from ._base import AbstractNeuron, decay_from, default_dtype, fire
+from ._base import AbstractNeuron, default_dtype, fire
 
 ACTIVATIONS = ("relu", "identity")
 
@@ -39,20 +40,14 @@ class SigmaDelta(AbstractNeuron):
     ```
     """
 
-    constraints = {"threshold": "positive", "leak": "decay"}
+    constraints = spec.constraints("SigmaDelta")
     static_fields = ("activation", "quantize", "surrogate")
 
-    def __init__(self, threshold=0.1, *, leak=None, tau=None, dt=1.0, activation="relu", quantize=False,
+    def __init__(self, threshold=None, *, leak=None, tau=None, dt=1.0, activation="relu", quantize=False,
                  surrogate=None, learnable=None, dtype=None):
-        owner = "spikax_torch.neurons.SigmaDelta"
         super().__init__(learnable)
-        if leak is None and tau is None:
-            leak = 1.0
-        check_positive(owner, "threshold", threshold)
-        leak = decay_from(owner, "leak", decay=leak, tau=tau, dt=dt, learnable="leak" in self.learnable)
-        check_choice(owner, "activation", activation, ACTIVATIONS)
-        self.store("threshold", threshold, dtype)
-        self.store("leak", leak, dtype)
+        self.init_parameters({"threshold": threshold, "leak": leak, "tau": tau}, dt=dt, dtype=dtype)
+        check_choice(self.owner(), "activation", activation, ACTIVATIONS)
         self.activation = activation
         self.quantize = bool(quantize)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate

@@ -14,6 +14,7 @@ import abc
 import dataclasses
 from collections.abc import Callable
 
+import spikax_spec as spec
 import torch
 
 
@@ -22,7 +23,9 @@ class AbstractSurrogate(abc.ABC):
 
     The torch twin of [`spikax.surrogate.AbstractSurrogate`][]: subclasses are frozen dataclasses
     whose fields are (Python float) hyper-parameters and which implement one method,
-    `derivative(x)`, in torch ops. `x` is the distance to threshold, `v - theta`.
+    `derivative(x)`, in torch ops. `x` is the distance to threshold, `v - theta`. The named
+    surrogates check their hyper-parameters at construction against the same ranges as spikax
+    (`spikax_spec.SURROGATES`).
 
     **Example:**
 
@@ -34,6 +37,14 @@ class AbstractSurrogate(abc.ABC):
             return torch.clamp(1.0 - (x / self.width) ** 2, min=0.0)
     ```
     """
+
+    def __post_init__(self):
+        # The same checks as spikax's (a field whose metadata holds its valid range).
+        for field in dataclasses.fields(self):
+            if "valid" in field.metadata:
+                owner = f"spikax_torch.surrogate.{type(self).__name__}"
+                spec.check_hyperparameter(owner, field.name, getattr(self, field.name), field.metadata["valid"],
+                                          field.default)
 
     @abc.abstractmethod
     def derivative(self, x: torch.Tensor) -> torch.Tensor:

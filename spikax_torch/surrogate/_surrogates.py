@@ -1,7 +1,8 @@
 r"""The named surrogate derivatives, the torch twins of `spikax.surrogate`'s.
 
-Same class names, hyper-parameter names, defaults and formulas; see the JAX docstrings for
-the citations. Hyper-parameters are Python floats, so `derivative(x)` keeps the dtype of `x`.
+Same class names, hyper-parameter names, defaults, valid ranges (all from `spikax_spec.SURROGATES`)
+and formulas; see the JAX docstrings for the citations. Hyper-parameters are Python floats, so
+`derivative(x)` keeps the dtype of `x`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import spikax_spec as spec
 import torch
 
 from ._spike import AbstractSurrogate
@@ -16,6 +18,12 @@ from ._spike import AbstractSurrogate
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _frozen = dataclasses.dataclass(frozen=True)
+
+
+def _hyper(surrogate: str, name: str):
+    """A hyper-parameter field: default and valid range from `spikax_spec.SURROGATES`."""
+    default, valid = spec.SURROGATES[surrogate][name]
+    return dataclasses.field(default=default, metadata={"valid": valid})
 
 
 def _normal_pdf(x, mean, std):
@@ -31,7 +39,7 @@ class FastSigmoid(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), FastSigmoid(slope=10.0))`
     """
 
-    slope: float = 25.0
+    slope: float = _hyper("FastSigmoid", "slope")
 
     def derivative(self, x):
         return 1.0 / (self.slope * x.abs() + 1.0) ** 2
@@ -46,7 +54,7 @@ class Sigmoid(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Sigmoid())`
     """
 
-    slope: float = 4.0
+    slope: float = _hyper("Sigmoid", "slope")
 
     def derivative(self, x):
         z = self.slope * x
@@ -62,7 +70,7 @@ class ATan(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), ATan())`
     """
 
-    alpha: float = 2.0
+    alpha: float = _hyper("ATan", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) / (1.0 + (0.5 * math.pi * self.alpha * x) ** 2)
@@ -77,8 +85,8 @@ class Triangle(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Triangle(gamma=1.0))`
     """
 
-    gamma: float = 0.3
-    width: float = 1.0
+    gamma: float = _hyper("Triangle", "gamma")
+    width: float = _hyper("Triangle", "width")
 
     def derivative(self, x):
         return self.gamma * torch.clamp(1.0 - x.abs() / self.width, min=0.0)
@@ -93,7 +101,7 @@ class Rectangle(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Rectangle(width=0.5))`
     """
 
-    width: float = 1.0
+    width: float = _hyper("Rectangle", "width")
 
     def derivative(self, x):
         return (x.abs() < 0.5 * self.width).to(x.dtype) * (1.0 / self.width)
@@ -108,7 +116,7 @@ class Gaussian(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Gaussian(sigma=0.5))`
     """
 
-    sigma: float = 1.0 / _SQRT_2PI
+    sigma: float = _hyper("Gaussian", "sigma")
 
     def derivative(self, x):
         return _normal_pdf(x, 0.0, self.sigma)
@@ -124,10 +132,10 @@ class MultiGaussian(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), MultiGaussian())`
     """
 
-    sigma: float = 0.5
-    height: float = 0.15
-    scale: float = 6.0
-    gamma: float = 0.5
+    sigma: float = _hyper("MultiGaussian", "sigma")
+    height: float = _hyper("MultiGaussian", "height")
+    scale: float = _hyper("MultiGaussian", "scale")
+    gamma: float = _hyper("MultiGaussian", "gamma")
 
     def derivative(self, x):
         wide = self.scale * self.sigma
@@ -145,8 +153,8 @@ class Exponential(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Exponential(beta=5.0))`
     """
 
-    alpha: float = 1.0
-    beta: float = 1.0
+    alpha: float = _hyper("Exponential", "alpha")
+    beta: float = _hyper("Exponential", "beta")
 
     def derivative(self, x):
         return self.alpha * torch.exp(-self.beta * x.abs())
@@ -161,7 +169,7 @@ class Erfc(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Erfc())`
     """
 
-    alpha: float = 2.0
+    alpha: float = _hyper("Erfc", "alpha")
 
     def derivative(self, x):
         return (self.alpha / _SQRT_PI) * torch.exp(-((self.alpha * x) ** 2))
@@ -176,7 +184,7 @@ class PiecewiseQuadratic(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), PiecewiseQuadratic())`
     """
 
-    alpha: float = 1.0
+    alpha: float = _hyper("PiecewiseQuadratic", "alpha")
 
     def derivative(self, x):
         return torch.clamp(self.alpha - self.alpha**2 * x.abs(), min=0.0)
@@ -191,7 +199,7 @@ class PiecewiseExp(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), PiecewiseExp())`
     """
 
-    alpha: float = 2.0
+    alpha: float = _hyper("PiecewiseExp", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) * torch.exp(-self.alpha * x.abs())
@@ -206,7 +214,7 @@ class SoftSign(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), SoftSign())`
     """
 
-    alpha: float = 2.0
+    alpha: float = _hyper("SoftSign", "alpha")
 
     def derivative(self, x):
         return (0.5 * self.alpha) / (1.0 + self.alpha * x.abs()) ** 2
@@ -221,7 +229,7 @@ class Tanh(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Tanh())`
     """
 
-    slope: float = 2.0
+    slope: float = _hyper("Tanh", "slope")
 
     def derivative(self, x):
         return (0.5 * self.slope) * (1.0 - torch.tanh(self.slope * x) ** 2)
@@ -236,7 +244,7 @@ class Circ(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Circ())`
     """
 
-    alpha: float = 0.5
+    alpha: float = _hyper("Circ", "alpha")
 
     def derivative(self, x):
         a2 = self.alpha**2
@@ -252,7 +260,7 @@ class QPseudo(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), QPseudo(q=4.0))`
     """
 
-    q: float = 2.0
+    q: float = _hyper("QPseudo", "q")
 
     def derivative(self, x):
         return (1.0 + (2.0 / (self.q - 1.0)) * x.abs()) ** (-self.q)
@@ -267,7 +275,7 @@ class LogTailed(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), LogTailed(alpha=0.1))`
     """
 
-    alpha: float = 0.0
+    alpha: float = _hyper("LogTailed", "alpha")
 
     def derivative(self, x):
         return torch.where(x > 0, 1.0 / torch.clamp(x, min=1.0), torch.full_like(x, self.alpha))
@@ -282,7 +290,7 @@ class StraightThrough(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), StraightThrough())`
     """
 
-    scale: float = 1.0
+    scale: float = _hyper("StraightThrough", "scale")
 
     def derivative(self, x):
         return torch.full_like(x, self.scale)
@@ -297,8 +305,8 @@ class SpikeRateEscape(AbstractSurrogate):
     **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), SpikeRateEscape(slope=1.0))`
     """
 
-    beta: float = 1.0
-    slope: float = 25.0
+    beta: float = _hyper("SpikeRateEscape", "beta")
+    slope: float = _hyper("SpikeRateEscape", "slope")
 
     def derivative(self, x):
         return self.slope * torch.exp(-self.beta * x.abs())
