@@ -224,7 +224,7 @@ def test_fit_input_errors(getkey):
         training.fit(net, LOSS, data[0])
     with pytest.raises(ValueError, match="same number of examples"):
         training.fit(net, LOSS, (data[0], data[1][:3]))
-    with pytest.raises(ValueError, match="needs `eval_data`"):
+    with pytest.raises(ValueError, match="needs validation data"):
         training.fit(net, LOSS, data, monitor="val_accuracy")
     with pytest.raises(ValueError, match="`learning_rate` must be a positive number"):
         training.fit(net, LOSS, data, learning_rate=-1.0)
@@ -315,3 +315,99 @@ def test_online_methods_are_registered_and_need_a_per_step_loss(bptt_reference):
 
     with pytest.raises(TypeError, match="needs a loss with a per-step form"):
         training.get_method("eprop")(plain_loss, params, static, x, y, key)
+
+
+# --- issue 10: no silent wrong results -----------------------------------------------------------
+
+
+def test_nan_inputs_stop_fit_and_evaluate_naming_the_examples(getkey):
+    """One NaN example turned the first layer's weights to NaN while the loss looked finite (issue 10)."""
+    net = tiny_net(getkey())
+    x, y = tiny_data(32)
+    x[5, 3, 1] = np.nan
+    x[20, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"`train_data` holds NaN or infinite inputs in 2 example\(s\), at indices "
+                                         r"5, 20.*on_nonfinite='skip'"):
+        training.fit(net, LOSS, (x, y), epochs=1, batch_size=16, optimizer=SGD, progress=False)
+    with pytest.raises(ValueError, match=r"`data` holds NaN or infinite inputs .* at indices 5, 20"):
+        training.evaluate(net, LOSS, (x, y))
+    bad = eqx.tree_at(lambda n: n.layers[0].connection.weight, net, net.layers[0].connection.weight.at[0, 0].set(np.nan))
+    with pytest.raises(ValueError, match=r"NaN or infinite parameters in .*layers\[0\]\.connection\.weight"):
+        training.evaluate(bad, LOSS, tiny_data(8))
+
+
+def test_skip_mode_skips_the_nan_batch_and_keeps_the_weights_finite(getkey):
+    net = tiny_net(getkey())
+    x, y = tiny_data(32)
+    x[5, 3, 1] = np.nan
+    model, history = training.fit(net, LOSS, (x, y), epochs=2, batch_size=16, optimizer=SGD, progress=False,
+                                  on_nonfinite="skip")
+    assert history["skipped"] == [1.0, 1.0]  # one of two batches per epoch holds example 5
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_array)))
+    assert all(np.isfinite(history["loss"]))
+    assert not np.allclose(model.layers[0].connection.weight, net.layers[0].connection.weight)  # it still learned
+
+
+def test_a_diverging_batch_is_named_and_not_applied(getkey):
+    net = tiny_net(getkey())
+    x, y = tiny_data(32)
+    x[11] = 2.0  # finite, but the loss below turns it into NaN: a stand-in for a diverging step
+
+    def loss_fn(model, xb, yb, *, method=None, key=None):
+        loss, metrics = LOSS(model, xb, yb, method=method, key=key)
+        return loss * jnp.where(jnp.max(xb) > 1.5, jnp.nan, 1.0), metrics
+
+    with pytest.raises(FloatingPointError, match=r"batch \d of epoch 1 is NaN or infinite \(examples [\d, ]*\b11\b"
+                                                 r".*not updated.*on_nonfinite='skip'"):
+        training.fit(net, loss_fn, (x, y), epochs=1, batch_size=8, optimizer=SGD, progress=False)
+
+
+def test_validation_split_selects_and_the_test_metrics_are_the_returned_models(getkey):
+    """Model selection used `eval_data`, which users fill with the test set (issue 10)."""
+    net = tiny_net(getkey())
+    x, y = tiny_data(64)
+    test = tiny_data(32, seed=1)
+    seen = []
+    model, history = training.fit(net, LOSS, (x, y), epochs=4, batch_size=16, optimizer=SGD, val_fraction=0.25,
+                                  test_data=test, patience=2, min_delta=1e9, progress=False,
+                                  callback=lambda e, m, r: seen.append(m) and False)
+    assert "val_loss" in history and history.best_epoch == 0 and history.selected_epoch == 0
+    assert_tree_allclose(eqx.filter(model, eqx.is_array), eqx.filter(seen[0], eqx.is_array))
+    assert history.test == training.evaluate(model, LOSS, test, batch_size=256)  # the returned (best) model
+    (_, _), val = spikax.datasets.split(x, y, 0.25, seed=0)
+    assert history["val_loss"][0] == pytest.approx(training.evaluate(seen[0], LOSS, val)["loss"], rel=1e-9)
+    with pytest.raises(ValueError, match="both `val_data` and `val_fraction`"):
+        training.fit(net, LOSS, (x, y), val_data=test, val_fraction=0.1)
+
+
+def _interrupt_after(monkeypatch, n_batches):
+    """Make the training batches raise KeyboardInterrupt after `n_batches` (as Ctrl-C would)."""
+    real = spikax.datasets.batches
+    count = [0]
+
+    def batches(*arrays, **kwargs):
+        for batch in real(*arrays, **kwargs):
+            if kwargs.get("shuffle"):
+                if count[0] == n_batches:
+                    raise KeyboardInterrupt
+                count[0] += 1
+            yield batch
+
+    monkeypatch.setattr(spikax.datasets, "batches", batches)
+
+
+@pytest.mark.parametrize("stop_after", [6, 8], ids=["mid-epoch", "epoch-end"])
+def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, getkey, monkeypatch, stop_after):
+    net = tiny_net(getkey())
+    data = tiny_data(64)
+    kwargs = dict(epochs=3, batch_size=16, optimizer=SGD, key=jax.random.key(4), progress=False)
+    whole, whole_history = training.fit(net, LOSS, data, **kwargs)
+    with monkeypatch.context() as patch:
+        _interrupt_after(patch, stop_after)  # 4 batches an epoch
+        with pytest.raises(KeyboardInterrupt):
+            training.fit(net, LOSS, data, checkpoint_dir=tmp_path, **kwargs)
+    meta = training.checkpoint_metadata(tmp_path / "last.eqx")
+    assert meta["epoch"] == stop_after // 4 - 1 and meta["step"] == stop_after % 4
+    resumed, history = training.fit(net, LOSS, data, resume_from=tmp_path / "last.eqx", **kwargs)
+    assert_tree_allclose(eqx.filter(resumed, eqx.is_array), eqx.filter(whole, eqx.is_array), rtol=1e-12, atol=1e-14)
+    assert history["loss"] == pytest.approx(whole_history["loss"], rel=1e-12)

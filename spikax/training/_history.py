@@ -10,16 +10,21 @@ import os
 class History:
     """Metrics of a training run, one value per epoch, as returned by [`spikax.training.fit`][].
 
-    Names are the training metrics (`"loss"`, `"accuracy"`, ...), the evaluation metrics with a
-    `val_` prefix, `"time"` (seconds of training in the epoch, compilation included) and
-    `"val_time"` (seconds of evaluation).
+    Names are the training metrics (`"loss"`, `"accuracy"`, ...), the validation metrics with a
+    `val_` prefix, `"time"` (seconds of training in the epoch, compilation included),
+    `"val_time"` (seconds of evaluation) and, with `on_nonfinite="skip"`, `"skipped"` (batches
+    skipped for a non-finite loss or gradient). `best_epoch` is the epoch with the best monitored
+    value, `selected_epoch` the epoch whose model `fit` returned, and `test` the metrics of that
+    model on `fit`'s `test_data` (a dict, or None).
 
     **Example:**
 
     ```python
-    model, history = spikax.training.fit(model, loss_fn, (x, y), epochs=3)
-    history["loss"]          # [0.9, 0.5, 0.3]
-    history.best("val_accuracy")  # (epoch index, value)
+    history = spikax.training.History()   # `fit` returns one; here filled by hand
+    for loss, accuracy in [(0.9, 0.6), (0.5, 0.8), (0.6, 0.75)]:
+        history.append({"loss": loss, "val_accuracy": accuracy})
+    history["loss"]          # [0.9, 0.5, 0.6]
+    history.best("val_accuracy")  # (1, 0.8): epoch index and value
     history.plot()           # training curves (needs matplotlib)
     ```
     """
@@ -28,6 +33,10 @@ class History:
         self._records: dict[str, list[float]] = {k: [float(v) for v in vs] for k, vs in (records or {}).items()}
         self.stopped_early: bool = False
         self.best_epoch: int | None = None
+        # The epoch whose model `fit` returned (the best one when it was restored), and that model's
+        # metrics on `fit`'s `test_data` (None without test data).
+        self.selected_epoch: int | None = None
+        self.test: dict[str, float] | None = None
 
     def append(self, metrics: dict[str, float]) -> None:
         """Add one epoch's metrics (names missing in earlier epochs are padded with NaN)."""
@@ -99,19 +108,27 @@ class History:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as JSON (NaN written as null)."""
-        data = {"records": {k: [None if math.isnan(v) else v for v in vs] for k, vs in self._records.items()},
-                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch}
         with open(path, "w") as f:
-            json.dump(data, f, indent=1)
+            json.dump(self._to_json(), f, indent=1)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
         """Read a history written by [`spikax.training.History.save`][]."""
         with open(path) as f:
-            data = json.load(f)
+            return cls._from_json(json.load(f))
+
+    def _to_json(self) -> dict:
+        return {"records": {k: [None if math.isnan(v) else v for v in vs] for k, vs in self._records.items()},
+                "stopped_early": self.stopped_early, "best_epoch": self.best_epoch,
+                "selected_epoch": self.selected_epoch, "test": self.test}
+
+    @classmethod
+    def _from_json(cls, data: dict) -> History:
         history = cls({k: [math.nan if v is None else v for v in vs] for k, vs in data["records"].items()})
         history.stopped_early = bool(data.get("stopped_early", False))
         history.best_epoch = data.get("best_epoch")
+        history.selected_epoch = data.get("selected_epoch")
+        history.test = data.get("test")
         return history
 
     def __repr__(self) -> str:
