@@ -33,9 +33,9 @@ class names, argument names, defaults and state NamedTuples. `forward(state, x) 
 - *Fixed parameters are buffers*, not `parameters()` (spikax reads them through
   `stop_gradient`); `trainable(model)` is `dict(model.named_parameters())`.
 - *Online learners.* torch has no `linearize`: `online.rtrl`/`forward_gradient` re-run the
-  step's primal inside each vmapped `jvp`. Only the forward-mode learners (RTRL, forward
-  gradient) and the `bptt`/`rtrl_oracle` references are mirrored, not e-prop/OSTL/OTTT/OTPE/
-  SnAp/FPTT or `online.train`.
+  step's primal inside each vmapped `jvp`, and the trace learners (e-prop, OSTL, SnAp-1, OTTT,
+  OTPE) one `jvp` per trace. `online.train` takes a torch optimiser (or `online.fptt` around one)
+  over the model's tensors instead of an optax one, and updates them in place.
 - *Custom surrogates* (`surrogate.custom(fn)`) hold a framework-specific function and are not
   converted. `run(..., unroll=)` is ignored; `compile=` is torch only. `network.Stateful` keeps
   its state as a module attribute (spikax: an `equinox.nn.State`). Datasets, plotting,

@@ -1,4 +1,4 @@
-r"""Exact real-time recurrent learning by forward-mode differentiation, and SnAp masks."""
+r"""Exact real-time recurrent learning in O(n_s·P) memory, and SnAp masks."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from jax.flatten_util import ravel_pytree
 
 from ..surrogate import AbstractSurrogate, StraightThrough
 from ._api import AbstractEstimator, _bind, _forward, _layers_of, check_float_state, flat_step
+
+#: Default cap on the influence matrix of one example (1 GiB); see `rtrl(max_bytes=)`.
+DEFAULT_MAX_BYTES = 2**30
 
 
 class RTRLState(NamedTuple):
@@ -32,9 +35,16 @@ class RTRL(AbstractEstimator):
     mask: jax.Array | None
     snap_n: int | None = eqx.field(static=True)
     input_shape: tuple[int, ...] | None = eqx.field(static=True)
+    max_bytes: int | None = eqx.field(static=True)
 
-    def __init__(self, model, loss_fn, *, mask=None, snap_n=None, input_shape=None, owner="spikax.online.rtrl"):
+    def __init__(self, model, loss_fn, *, mask=None, snap_n=None, input_shape=None, max_bytes=DEFAULT_MAX_BYTES,
+                 owner="spikax.online.rtrl"):
         self.params_treedef, self.static = _bind(owner, model, loss_fn)
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer))
+                                      or max_bytes <= 0):
+            raise ValueError(f"`{owner}`: `max_bytes` must be a positive whole number of bytes or None (no cap), "
+                             f"got {max_bytes!r}.")
+        self.max_bytes = None if max_bytes is None else int(max_bytes)
         self.loss_fn = loss_fn
         self.mask = None if mask is None else jnp.asarray(mask, dtype=bool)
         self.snap_n = snap_n
@@ -48,6 +58,7 @@ class RTRL(AbstractEstimator):
         flat_s, _ = ravel_pytree(state0)
         flat_p, _ = ravel_pytree(params)
         shape = (flat_s.size, flat_p.size)
+        _check_fits(owner, shape, flat_s.dtype, self.max_bytes)
         mask = self.mask
         if mask is not None and mask.shape != shape:
             raise ValueError(
@@ -62,17 +73,37 @@ class RTRL(AbstractEstimator):
     def step(self, params, lstate, state, x, target, *, key=None):
         del key
         f, flat_s, flat_p, unravel_s, unravel_p = flat_step(self, params, state, x, target)
-        (new_s, loss), linear, y = jax.linearize(f, flat_s, flat_p, has_aux=True)
-        # J_t = D_t J_{t-1} + M_t, one column (parameter) at a time; the loss's tangent along
-        # the same column is dl_t/dθ_p = c_t J_{t-1} + r_t, exact.
-        basis = jnp.eye(flat_p.size, dtype=flat_p.dtype)
-        influence, dloss = jax.vmap(linear, in_axes=(1, 0), out_axes=(1, 0))(lstate.influence, basis)
+        (new_s, loss), pullback, y = jax.vjp(f, flat_s, flat_p, has_aux=True)
+        # Reverse mode over the n_s state rows plus the loss: one vjp per row gives [D_t; c_t]
+        # ([n_s + 1, n_s]) and [M_t; r_t] ([n_s + 1, P]), so no [P, P] tangent basis is ever built.
+        # Then J_t = D_t J_{t-1} + M_t and dl_t/dθ = c_t J_{t-1} + r_t (exact) in one matmul.
+        n_s = flat_s.size
+        rows = jnp.eye(n_s + 1, dtype=new_s.dtype)
+        cotangents = (rows[:, :n_s], rows[:, n_s].astype(loss.dtype))
+        d_rows, m_rows = jax.vmap(pullback)(cotangents)
+        both = d_rows.astype(lstate.influence.dtype) @ lstate.influence + m_rows.astype(lstate.influence.dtype)
+        influence, dloss = both[:n_s], both[n_s]
         if lstate.mask is not None:
             influence = jnp.where(lstate.mask, influence, jnp.zeros((), influence.dtype))
+        dloss = dloss.astype(flat_p.dtype)
         return unravel_s(new_s), RTRLState(influence, lstate.mask), y, loss, unravel_p(dloss)
 
 
-def rtrl(model, loss_fn, *, mask=None) -> RTRL:
+def _check_fits(owner: str, shape, dtype, max_bytes) -> None:
+    """Raise before anything is allocated when the influence matrix of one example exceeds `max_bytes`."""
+    needed = shape[0] * shape[1] * jnp.dtype(dtype).itemsize
+    if max_bytes is not None and needed > max_bytes:
+        raise ValueError(
+            f"`{owner}`: the influence matrix J = ds/dθ of this model is {shape[0]} state entries x {shape[1]} "
+            f"parameters x {jnp.dtype(dtype).itemsize} bytes ({jnp.dtype(dtype).name}) = {needed / 2**20:.1f} MiB per "
+            f"example, more than `max_bytes={max_bytes}` ({max_bytes / 2**20:.1f} MiB); one step needs about three "
+            "times that, and a batch multiplies it. Use a smaller model, an approximate learner with O(k·P) memory "
+            "(`spikax.online.eprop`, `ostl`, `snap1`, `ottt`), `spikax.online.forward_gradient`, or BPTT "
+            "(`spikax.online.bptt`); or raise the cap with `max_bytes=` (None: no cap) if the memory is there."
+        )
+
+
+def rtrl(model, loss_fn, *, mask=None, max_bytes: int | None = DEFAULT_MAX_BYTES) -> RTRL:
     r"""Exact real-time recurrent learning, by forward-mode differentiation (Williams & Zipser 1989).
 
     With the step $s_t = F(s_{t-1}, x_t;\theta)$ and the loss $L = \sum_t \ell_t$, RTRL carries
@@ -82,11 +113,13 @@ def rtrl(model, loss_fn, *, mask=None) -> RTRL:
       \qquad \nabla_\theta L = \sum_t \Big(\frac{\partial \ell_t}{\partial s_{t-1}} J_{t-1}
       + \frac{\partial \ell_t}{\partial\theta}\Big).$$
 
-    Each step linearises the model step once (`jax.linearize`) and pushes every column of
-    $J$ through the linear map with `jax.vmap`; the loss's tangent along each column is that
-    step's exact gradient. Memory $O(n_s P)$ and compute $O(n_s^2 P)$ per step, independent of
-    $T$: a test oracle and a tool for tiny networks. Works for any spikax model with
-    floating-point state (any neuron, recurrent layers, `Chain`s).
+    Each step takes one `jax.vjp` of the model step and pulls back the $n_s$ unit rows of the
+    new state and the loss (vmapped): this gives $[D_t;\,\partial\ell_t/\partial s_{t-1}]$ and
+    $[M_t;\,\partial\ell_t/\partial\theta]$ without ever building a $P\times P$ tangent basis,
+    then one matmul with $J_{t-1}$ gives $J_t$ and the step's exact gradient. Memory
+    $O(n_s P)$ (about three times the $n_s P$ entries of $J$ while a step runs) and compute
+    $O(n_s^2 P)$ per step, independent of $T$: exact but for small networks. Works for any
+    spikax model with floating-point state (any neuron, recurrent layers, `Chain`s).
 
     **Arguments:**
 
@@ -95,6 +128,9 @@ def rtrl(model, loss_fn, *, mask=None) -> RTRL:
     - `mask`: optional boolean `[n_state, n_params]` array applied to $J_t$ after every step
       (rows in `ravel_pytree(state)` order, columns in `ravel_pytree(params)` order); see
       [`snap`][spikax.online.snap] for masks built from connectivity.
+    - `max_bytes`: the most memory the influence matrix of one example may take
+      ($n_s \times P\times$ bytes per number; default 1 GiB); a bigger one raises a clear
+      error at `init`, before anything is allocated. None removes the cap.
 
     **Returns:** an [`AbstractEstimator`][spikax.online.AbstractEstimator] for
     [`spikax.online.run`][] / [`spikax.online.train`][].
@@ -102,14 +138,20 @@ def rtrl(model, loss_fn, *, mask=None) -> RTRL:
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.rtrl(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)  # == BPTT
     ```
     """
-    return RTRL(model, loss_fn, mask=mask)
+    return RTRL(model, loss_fn, mask=mask, max_bytes=max_bytes)
 
 
-def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
+def snap(model, loss_fn, n: int, *, input_shape=None, max_bytes: int | None = DEFAULT_MAX_BYTES) -> RTRL:
     r"""SnAp-n: RTRL that keeps only the influence entries a parameter reaches within `n` steps (Menick et al. 2021).
 
     $$J_t \leftarrow (D_t J_{t-1} + M_t)\odot S_n,\qquad S_1 = [M \ne 0],\quad
@@ -127,19 +169,26 @@ def snap(model, loss_fn, n: int, *, input_shape=None) -> RTRL:
     dense here: the mask reproduces SnAp's gradient, not its memory savings (for the sparse
     SnAp-1 engine use `spikax.online.snap1`).
 
-    **Arguments:** `model`, `loss_fn` as in [`rtrl`][spikax.online.rtrl]; `n >= 1`, the number
-    of steps of reach kept; `input_shape`, the shape of one input step, needed only when the
-    first connection is not an `equinox.nn.Linear`.
+    **Arguments:** `model`, `loss_fn`, `max_bytes` as in [`rtrl`][spikax.online.rtrl]; `n >= 1`,
+    the number of steps of reach kept; `input_shape`, the shape of one input step, needed only
+    when the first connection is not an `equinox.nn.Linear`.
 
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     loss, grads = spikax.online.run(spikax.online.snap(net, mse, 1), params, net.init_state((3,)), xs, targets)
     ```
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"`spikax.online.snap`: `n` must be a whole number of steps >= 1, got {n!r}.")
-    return RTRL(model, loss_fn, snap_n=int(n), input_shape=input_shape, owner="spikax.online.snap")
+    return RTRL(model, loss_fn, snap_n=int(n), input_shape=input_shape, max_bytes=max_bytes,
+                owner="spikax.online.snap")
 
 
 def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 64) -> jax.Array:
@@ -170,7 +219,8 @@ def _snap_pattern(est: RTRL, params, state0, n: int, draws: int = 64) -> jax.Arr
         def F(fs, fp):
             return ravel_pytree(_forward(model_of(unravel_p(fp)), unravel_s(fs), x.reshape(x_spec.shape), None)[0])[0]
 
-        d, m = jax.jacfwd(F, argnums=(0, 1))(flat_s + ds, flat_p + dp)
+        # reverse mode over the n_s outputs: [n_s, n_s] and [n_s, P], never a [P, P] tangent basis
+        d, m = jax.jacrev(F, argnums=(0, 1))(flat_s + ds, flat_p + dp)
         return (patterns[0] | (d != 0), patterns[1] | (m != 0)), None
 
     zeros = (jnp.zeros((flat_s.size, flat_s.size), bool), jnp.zeros((flat_s.size, flat_p.size), bool))

@@ -278,6 +278,81 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     return total, grads
 
 
+def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *, update_every: int = 1, key=None,
+          batch_axis: int | None = None):
+    r"""Train online over one sequence: a torch optimiser steps every `update_every` steps.
+
+    As [`spikax.online.train`][]: the learner's per-step gradients are summed, and every
+    `update_every` steps (and once more at the end for a remainder) the sum is handed to `opt`
+    (as the tensors' `.grad`) and `opt.step()` changes the parameters *during* the sequence,
+    while the model state and the learner's traces carry on. `update_every >= T` is one
+    optimiser step on [`run`][spikax_torch.online.run]'s gradient.
+
+    **Arguments:**
+
+    - `est`: the learner; `opt`: a `torch.optim.Optimizer` (or [`fptt`][spikax_torch.online.fptt])
+      over exactly the tensors of `params`, e.g. `torch.optim.Adam(net.parameters(), 1e-3)`.
+    - `params`: `dict(model.named_parameters())`; updated in place (they are the model's tensors).
+    - `opt_state`: a state to load first (`opt.state_dict()`), or None to keep the optimiser's own.
+    - `state0`, `xs`, `targets`, `key`, `batch_axis`: as in [`run`][spikax_torch.online.run].
+    - `update_every`: steps between updates (>= 1).
+
+    **Returns:** `(params, opt_state, losses)`: the (updated) parameters, `opt.state_dict()` and
+    the per-step losses, shape `[T]` (batch means).
+
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    params, opt_state, losses = spikax_torch.online.train(spikax_torch.online.eprop(net, mse), opt,
+                                                          dict(net.named_parameters()), None, net.init_state((3,)),
+                                                          torch.ones(20, 3), torch.zeros(20, 2), update_every=5)
+    ```
+    """
+    owner = "spikax_torch.online.train"
+    if not isinstance(est, AbstractEstimator):
+        raise TypeError(f"`{owner}`: expected a learner such as `spikax_torch.online.eprop(model, loss_fn)`, got "
+                        f"{type(est).__name__}.")
+    _params_of(owner, est.model_, params)
+    if not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1:
+        raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
+    held = {id(p) for group in getattr(opt, "param_groups", ()) for p in group["params"]}
+    if held != {id(v) for v in params.values()}:
+        raise ValueError(f"`{owner}`: `opt` must be a torch optimiser over exactly the tensors of `params` (e.g. "
+                         "`torch.optim.Adam(net.parameters(), lr)` with `params = dict(net.named_parameters())`); "
+                         f"it holds {len(held)} tensors, `params` has {len(params)}.")
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    views = {k: v.detach() for k, v in params.items()}  # share storage: the optimiser's updates show through
+    xs, targets, state0 = _batch(est, xs, targets, state0, batch_axis)
+    lstate = est.init(views, state0, key=key)
+    state, losses = state0, []
+    acc = {k: torch.zeros_like(v) for k, v in views.items()}
+
+    def apply():
+        for name, tensor in params.items():
+            tensor.grad = acc[name].to(tensor.dtype).clone()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        for value in acc.values():
+            value.zero_()
+
+    targets_t = [None] * xs.shape[0] if targets is None else targets.unbind(0)
+    for count, (x, target) in enumerate(zip(xs.unbind(0), targets_t, strict=True), start=1):
+        state, lstate, _, loss_t, grad_t = est.step(views, lstate, state, x, target)
+        losses.append(loss_t)
+        for name, g in grad_t.items():
+            acc[name].add_(g)
+        if count % update_every == 0:
+            apply()
+    if xs.shape[0] % update_every:
+        apply()
+    return params, opt.state_dict(), torch.stack(losses)
+
+
 def _batch(est, xs, targets, state0, batch_axis):
     est.batched = batch_axis is not None
     if batch_axis is None:
