@@ -7,6 +7,7 @@ from . import loop as loop
 from . import losses as losses
 from . import network as network
 from . import online as online
+from . import plasticity as plasticity
 from . import neurons as neurons
 from . import plotting as plotting  # matplotlib itself is imported only inside the plot functions
 from . import surrogate as surrogate
