@@ -411,3 +411,39 @@ def test_an_interrupted_fit_resumes_to_the_uninterrupted_result(tmp_path, getkey
     resumed, history = training.fit(net, LOSS, data, resume_from=tmp_path / "last.eqx", **kwargs)
     assert_tree_allclose(eqx.filter(resumed, eqx.is_array), eqx.filter(whole, eqx.is_array), rtol=1e-12, atol=1e-14)
     assert history["loss"] == pytest.approx(whole_history["loss"], rel=1e-12)
+
+
+def _lif_net(key, **options):
+    return spikax.Chain([spikax.layers.dense(3, 4, spikax.neurons.LIF(**options), key=key, dtype=jnp.float64)])
+
+
+def test_a_checkpoint_refuses_a_model_built_with_other_options(tmp_path, getkey):
+    """Only arrays were stored: loading into a model with another reset mode, refractory period or
+    surrogate succeeded silently (issue 10)."""
+    key = getkey()
+    saved = _lif_net(key, reset="zero", refractory=2, surrogate=spikax.surrogate.ATan())
+    path = training.save_checkpoint(tmp_path / "m.eqx", saved, {"epoch": 1})
+    assert training.checkpoint_metadata(path) == {"epoch": 1}
+    loaded = training.load_checkpoint(path, like=_lif_net(getkey(), reset="zero", refractory=2,
+                                                          surrogate=spikax.surrogate.ATan()))
+    assert_tree_allclose(eqx.filter(loaded, eqx.is_array), eqx.filter(saved, eqx.is_array), rtol=0)
+    with pytest.raises(ValueError, match=r"(?s)built with other options:.*\.layers\[0\]\.neuron\.reset: saved 'zero', "
+                                         r"`like` has 'subtract'.*\.layers\[0\]\.neuron\.refractory: saved 2, `like` "
+                                         r"has 0.*\.layers\[0\]\.neuron\.surrogate: saved 'ATan', `like` has "
+                                         r"'FastSigmoid'"):
+        training.load_checkpoint(path, like=_lif_net(key))
+    with pytest.raises(ValueError, match=r"connection\.weight: saved 'float64\[4, 3\]', `like` has 'float32\[4, 3\]'"):
+        training.load_checkpoint(path, like=spikax.Chain([spikax.layers.dense(
+            3, 4, spikax.neurons.LIF(reset="zero", refractory=2, surrogate=spikax.surrogate.ATan()), key=key,
+            dtype=jnp.float32)]))
+
+
+def test_a_version_1_checkpoint_still_loads(tmp_path, getkey):
+    net = tiny_net(getkey())
+    path = tmp_path / "v1.eqx"
+    with open(path, "wb") as f:  # the layout written before the structure was stored
+        f.write(b"spikax-checkpoint-v1\n" + b'{"epoch": 3}\n')
+        eqx.tree_serialise_leaves(f, net)
+    assert training.checkpoint_metadata(path) == {"epoch": 3}
+    loaded = training.load_checkpoint(path, like=tiny_net(getkey()))
+    assert_tree_allclose(eqx.filter(loaded, eqx.is_array), eqx.filter(net, eqx.is_array), rtol=0)

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
+import re
 
 import equinox as eqx
 
-_MAGIC = b"spikax-checkpoint-v1\n"
+_MAGIC = b"spikax-checkpoint-v2\n"
+_MAGIC_V1 = b"spikax-checkpoint-v1\n"  # metadata only, no structure: still readable
 
 
 def save_checkpoint(path: str | os.PathLike, tree, metadata: dict | None = None) -> pathlib.Path:
     """Save a pytree of arrays (a model, or `(model, opt_state)`) to one file.
 
-    The file holds a short header, the JSON `metadata` on one line, then the leaves written by
-    `eqx.tree_serialise_leaves`. Only array leaves are stored: the structure (layer sizes,
-    neuron types, static fields) comes from the `like` tree given to
-    [`spikax.training.load_checkpoint`][], so build the same model to load into. The file is
-    written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+    The file holds a short header, one JSON line with the `metadata` and a description of the
+    tree's structure, then the leaves written by `eqx.tree_serialise_leaves`. The description
+    lists every module's class, every static option (reset mode, refractory period, learnable
+    set, ...), the surrogate and its settings, and every array's shape and dtype, so that
+    [`spikax.training.load_checkpoint`][] can refuse a `like` model built with other options
+    instead of silently running the saved weights with them. The file is written to a
+    temporary name and renamed, so a crash never leaves half a checkpoint.
 
     **Arguments:**
 
@@ -33,13 +38,14 @@ def save_checkpoint(path: str | os.PathLike, tree, metadata: dict | None = None)
     **Example:**
 
     ```python
+    model = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(), key=key)])
     spikax.training.save_checkpoint("run/model.eqx", model, {"epoch": 3})
     model = spikax.training.load_checkpoint("run/model.eqx", like=model)
     ```
     """
     path = pathlib.Path(path)
     try:
-        header = json.dumps(metadata or {}).encode()
+        header = json.dumps({"metadata": metadata or {}, "structure": describe(tree)}).encode()
     except TypeError as error:
         raise TypeError(f"`spikax.training.save_checkpoint`: `metadata` must be JSON-serialisable (numbers, "
                         f"strings, lists, dicts): {error}. Convert arrays with `float(...)` or `.tolist()`.") from error
@@ -60,7 +66,10 @@ def load_checkpoint(path: str | os.PathLike, like):
 
     - `path`: the checkpoint file.
     - `like`: a pytree of the same structure, shapes and dtypes (e.g. a freshly built model of
-      the same architecture); its array values are replaced by the stored ones.
+      the same architecture, with the same options); its array values are replaced by the
+      stored ones. A `like` that differs from the saved tree in a class, a static option
+      (e.g. `reset`, `refractory`, the surrogate) or an array's shape or dtype is refused with
+      a `ValueError` listing each difference.
 
     **Returns:**
 
@@ -69,6 +78,8 @@ def load_checkpoint(path: str | os.PathLike, like):
     **Example:**
 
     ```python
+    make_model = lambda key: spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(), key=key)])
+    spikax.training.save_checkpoint("run/model.eqx", make_model(jax.random.key(1)))
     model = spikax.training.load_checkpoint("run/model.eqx", like=make_model(key))
     ```
     """
@@ -76,7 +87,16 @@ def load_checkpoint(path: str | os.PathLike, like):
     if not path.is_file():
         raise FileNotFoundError(f"`spikax.training.load_checkpoint`: no checkpoint at {path}.")
     with open(path, "rb") as f:
-        _read_header(f, path)
+        header = _read_header(f, path)
+        saved = header.get("structure")
+        if saved is not None:
+            differences = _differences(saved, describe(like))
+            if differences:
+                shown = "\n".join(f"  {line}" for line in differences[:20])
+                more = f"\n  ... and {len(differences) - 20} more" if len(differences) > 20 else ""
+                raise ValueError(f"`spikax.training.load_checkpoint`: {path} does not fit the structure of `like`, "
+                                 f"which was built with other options:\n{shown}{more}\nBuild `like` exactly as the "
+                                 "saved model was built (same layers, sizes, options and dtype).")
         try:
             return eqx.tree_deserialise_leaves(f, like)
         except Exception as error:  # equinox raises several types for a mismatching structure
@@ -91,18 +111,81 @@ def checkpoint_metadata(path: str | os.PathLike) -> dict:
     **Example:**
 
     ```python
-    spikax.training.checkpoint_metadata("run/model.eqx")["epoch"]
+    model = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(), key=key)])
+    spikax.training.save_checkpoint("run/model.eqx", model, {"epoch": 3})
+    spikax.training.checkpoint_metadata("run/model.eqx")["epoch"]  # 3
     ```
     """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"`spikax.training.checkpoint_metadata`: no checkpoint at {path}.")
     with open(path, "rb") as f:
-        return _read_header(f, path)
+        return _read_header(f, path)["metadata"]
 
 
 def _read_header(f, path) -> dict:
-    if f.read(len(_MAGIC)) != _MAGIC:
+    """`{"metadata": ..., "structure": ... or None}` from the file's header."""
+    magic = f.read(len(_MAGIC))
+    if magic not in (_MAGIC, _MAGIC_V1):
         raise ValueError(f"`spikax.training.load_checkpoint`: {path} is not a spikax checkpoint (wrong header). "
                          "Write checkpoints with `spikax.training.save_checkpoint`.")
-    return json.loads(f.readline())
+    try:
+        header = json.loads(f.readline())
+    except ValueError as error:
+        raise ValueError(f"`spikax.training.load_checkpoint`: the header of {path} is damaged ({error}). The file "
+                         "is corrupt; use another checkpoint.") from error
+    return header if magic == _MAGIC else {"metadata": header, "structure": None}
+
+
+def describe(tree) -> dict[str, object]:
+    """`{path: description}` of everything in `tree` that `eqx.tree_serialise_leaves` does not store:
+    module classes, static fields and other non-array leaves (as JSON values), and array shapes/dtypes."""
+    out: dict[str, object] = {}
+    _describe(tree, "", out)
+    return out
+
+
+def _describe(node, path: str, out: dict) -> None:
+    if isinstance(node, eqx.Module):
+        out[path or "<root>"] = type(node).__qualname__  # not the module: moving a class keeps checkpoints valid
+        for field in dataclasses.fields(node):
+            value = getattr(node, field.name, None)
+            if field.metadata.get("static", False):
+                out[f"{path}.{field.name}"] = _json_value(value)
+            else:
+                _describe(value, f"{path}.{field.name}", out)
+    elif eqx.is_array(node):
+        out[path] = f"{node.dtype}{list(node.shape)}"
+    elif isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _describe(item, f"{path}[{i}]", out)
+    elif isinstance(node, dict):
+        for k in sorted(node, key=str):
+            _describe(node[k], f"{path}[{k!r}]", out)
+    else:
+        out[path] = _json_value(node)
+
+
+def _json_value(value):
+    """A JSON-friendly, address-free description of a static value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (frozenset, set)):
+        return sorted(_json_value(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
+def _differences(saved: dict, here: dict) -> list[str]:
+    lines = []
+    for key in list(saved) + [k for k in here if k not in saved]:
+        if key not in here:
+            lines.append(f"{key}: saved {saved[key]!r}, absent in `like`")
+        elif key not in saved:
+            lines.append(f"{key}: {here[key]!r} in `like`, absent in the checkpoint")
+        elif saved[key] != here[key]:
+            lines.append(f"{key}: saved {saved[key]!r}, `like` has {here[key]!r}")
+    return lines
