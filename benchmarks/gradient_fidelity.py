@@ -13,8 +13,16 @@ forward gradient:
 
 Writes `benchmarks/results/gradient_fidelity.json` and prints a markdown table.
 
-    python benchmarks/gradient_fidelity.py            # T in 50 200 1000
+RTRL's memory and time per step as the network grows (`--rtrl-sizes`, default 16 32 64 hidden):
+on a recurrent LIF layer (8 inputs) with an LI readout (2 outputs), batch 1, float32, it
+compares `spikax.online.rtrl` (reverse mode over the n_s state rows: O(n_s·P) memory) with the
+previous implementation kept here as a reference, which pushed a [P, P] identity basis through
+the linearised step (O(P²) memory), and prints the size of the influence matrix n_s·P·4 bytes
+next to them. Writes `benchmarks/results/gradient_fidelity_rtrl.json`.
+
+    python benchmarks/gradient_fidelity.py            # T in 50 200 1000, then RTRL sizes
     python benchmarks/gradient_fidelity.py --steps 50 --repeats 1   # quick
+    python benchmarks/gradient_fidelity.py --rtrl-only              # only the RTRL memory table
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 import spikax
 from spikax import online
@@ -126,6 +135,75 @@ def markdown(rows, steps_list):
     return "\n".join(lines)
 
 
+# -- RTRL memory and time as the network grows ------------------------------------------------------
+
+
+class DenseBasisRTRL(online.AbstractEstimator):
+    """The RTRL step before issue 12, for comparison: `jax.linearize`, then the linear map vmapped over a [P, P] basis."""
+
+    def init(self, params, state0, *, key=None):
+        del key
+        return jnp.zeros((ravel_pytree(state0)[0].size, ravel_pytree(params)[0].size), ravel_pytree(state0)[0].dtype)
+
+    def step(self, params, lstate, state, x, target, *, key=None):
+        del key
+        flat_p, unravel_p = ravel_pytree(params)
+        flat_s, unravel_s = ravel_pytree(state)
+
+        def f(fs, fp):
+            new_state, y, loss = self.loss_step(unravel_p(fp), unravel_s(fs), x, target)
+            return (ravel_pytree(new_state)[0], loss), y
+
+        (new_s, loss), linear, y = jax.linearize(f, flat_s, flat_p, has_aux=True)
+        basis = jnp.eye(flat_p.size, dtype=flat_p.dtype)
+        influence, dloss = jax.vmap(linear, in_axes=(1, 0), out_axes=(1, 0))(lstate, basis)
+        return unravel_s(new_s), influence, y, loss, unravel_p(dloss)
+
+
+def rtrl_sizes(sizes, steps, repeats):
+    """Compiled temporary memory and time per step of RTRL, now and before, on recurrent LIF -> LI nets."""
+    rows = []
+    for hidden in sizes:
+        k1, k2, k3 = jax.random.split(jax.random.key(hidden), 3)
+        net = spikax.Chain([
+            spikax.layers.recurrent_dense(8, hidden, spikax.neurons.LIF(dtype=jnp.float32), key=k1, dtype=jnp.float32),
+            spikax.layers.dense(hidden, 2, spikax.neurons.LI(dtype=jnp.float32), key=k2, dtype=jnp.float32)])
+        params, static = eqx.partition(net, spikax.trainable(net))
+        state0 = net.init_state((8,), jnp.float32)
+        xs = (jax.random.uniform(k3, (steps, 8)) < 0.3).astype(jnp.float32)
+        targets = jnp.zeros((steps, 2), jnp.float32)
+        n_s, n_p = ravel_pytree(state0)[0].size, ravel_pytree(params)[0].size
+        before = DenseBasisRTRL(static=static, loss_fn=mse, params_treedef=jax.tree_util.tree_structure(params))
+        grads = {}
+        for name, est in (("rtrl (now)", online.rtrl(net, mse)), ("dense-basis RTRL (before)", before)):
+            fn = lambda p, x, t, est=est: online.run(est, p, state0, x, t)[1]  # noqa: E731
+            grads[name], temp, seconds = measure(fn, params, xs, targets, repeats)
+            row = {"method": name, "hidden": hidden, "n_state": n_s, "n_params": n_p, "T": steps,
+                   "influence_bytes": n_s * n_p * 4, "temp_bytes": temp, "seconds_per_step": seconds / steps}
+            rows.append(row)
+            print(f"hidden {hidden:3d} (P={n_p}, n_s={n_s})  {name:26s} temp {temp / 1e6:9.3f} MB  "
+                  f"(n_s·P·4 = {n_s * n_p * 4 / 1e6:.3f} MB)  {row['seconds_per_step'] * 1e6:9.1f} µs/step", flush=True)
+        now, old = (ravel_pytree(g)[0] for g in grads.values())
+        print(f"    max relative difference now vs before: {float(jnp.max(jnp.abs(now - old)) / jnp.max(jnp.abs(old))):.1e}")
+    return rows
+
+
+def rtrl_markdown(rows):
+    lines = ["| hidden | P | n_s·P·4 (MB) | temp before (MB) | temp now (MB) | µs/step before | µs/step now |",
+             "|---|---|---|---|---|---|---|"]
+    for hidden in dict.fromkeys(r["hidden"] for r in rows):
+        by = {r["method"]: r for r in rows if r["hidden"] == hidden}
+        old, now = by["dense-basis RTRL (before)"], by["rtrl (now)"]
+        lines.append(f"| {hidden} | {now['n_params']} | {now['influence_bytes'] / 1e6:.2f} | {old['temp_bytes'] / 1e6:.2f} "
+                     f"| {now['temp_bytes'] / 1e6:.2f} | {old['seconds_per_step'] * 1e6:.0f} "
+                     f"| {now['seconds_per_step'] * 1e6:.0f} |")
+    return "\n".join(lines)
+
+
+def machine():
+    return f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[50, 200, 1000])
@@ -134,7 +212,24 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", type=str, nargs="*", default=None, help="run only these methods")
     parser.add_argument("--out", type=str, default="gradient_fidelity.json")
+    parser.add_argument("--rtrl-sizes", type=int, nargs="*", default=[16, 32, 64],
+                        help="hidden sizes of the RTRL memory table (none: skip it)")
+    parser.add_argument("--rtrl-steps", type=int, default=50)
+    parser.add_argument("--rtrl-only", action="store_true", help="only the RTRL memory table")
     args = parser.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
+    if args.rtrl_sizes:
+        rtrl_rows = rtrl_sizes(args.rtrl_sizes, args.rtrl_steps, args.repeats)
+        (RESULTS / "gradient_fidelity_rtrl.json").write_text(json.dumps({
+            "benchmark": "gradient_fidelity (RTRL memory)",
+            "network": "8 inputs -> recurrent LIF (hidden) -> LI 2; batch 1; float32; compiled temp memory of "
+                       "online.run(rtrl) and time per step (best of --repeats)",
+            "rows": rtrl_rows, "machine": machine()}, indent=1))
+        print()
+        print(rtrl_markdown(rtrl_rows))
+        print()
+    if args.rtrl_only:
+        return None
 
     net = build(jax.random.key(0), args.hidden)
     rows = []
@@ -159,9 +254,8 @@ def main(argv=None):
         "network": f"{N_IN} Poisson inputs -> recurrent ALIF {args.hidden} -> LI {N_OUT}; {n_params} parameters; "
                    f"batch {args.batch}; float32",
         "rows": rows,
-        "machine": f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}",
+        "machine": machine(),
     }
-    RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(result, indent=1))
     print()
     print(markdown(rows, args.steps))
