@@ -22,3 +22,4 @@ from ._synthetic import cue_accumulation as cue_accumulation
 from ._synthetic import delayed_xor as delayed_xor
 from ._synthetic import randman as randman
 from ._synthetic import store_recall as store_recall
+from ._yinyang import yin_yang as yin_yang
