@@ -79,18 +79,22 @@ def _learners(name, net):
     return table[name]
 
 
-def gradients(name, make_net, seed=0):
+def gradients(name, make_net, seed=0, batch=True):
+    """Both packages' `online.run` of learner `name` (with a batch on axis 1, or one example)."""
     net = make_net(jax.random.key(seed))
     model = from_spikax(net)
     xs, targets = _data(seed)
+    axis = 1 if batch else None
+    if not batch:
+        xs, targets = xs[:, 0], targets[:, 0]
     factory = _learners(name, net)
     params, _ = eqx.partition(net, spikax.trainable(net))
     j_loss, j_grads = spikax.online.run(factory(spikax.online, net), params, net.init_state((3,)), jnp.asarray(xs),
-                                        jnp.asarray(targets), batch_axis=1)
+                                        jnp.asarray(targets), batch_axis=axis)
     t_params = dict(model.named_parameters())
     t_loss, t_grads = spikax_torch.online.run(factory(spikax_torch.online, model), t_params,
                                               model.init_state((3,), torch.float64), torch.tensor(xs),
-                                              torch.tensor(targets), batch_axis=1)
+                                              torch.tensor(targets), batch_axis=axis)
     return net, (j_loss, j_grads), (t_loss, t_grads), t_params
 
 
@@ -117,7 +121,8 @@ def test_s3_trace_learners_match_spikax_on_a_recurrent_alif_network(name):
 
 @pytest.mark.parametrize("name", ["eprop", "ostl", "snap1", "ottt", "otpe"])
 def test_s3_trace_learners_match_spikax_on_a_deep_network(name):
-    net, (j_loss, j_grads), (t_loss, t_grads), t_params = gradients(name, deep_lif, seed=1)
+    """One example (no batch axis), three layers."""
+    net, (j_loss, j_grads), (t_loss, t_grads), t_params = gradients(name, deep_lif, seed=1, batch=False)
     np.testing.assert_allclose(float(t_loss), float(j_loss), rtol=1e-12)
     _assert_same(j_grads, t_grads, list(t_params))
     assert np.abs(t_grads["layers.0.connection.weight"].numpy()).max() > 0
@@ -182,10 +187,11 @@ def test_clear_errors():
     params = dict(model.named_parameters())
     with pytest.raises(ValueError, match="exactly the tensors of `params`"):
         spikax_torch.online.train(spikax_torch.online.ostl(model, _mse), torch.optim.SGD([torch.zeros(2)], lr=0.1),
-                                  params, None, model.init_state((3,), torch.float64), torch.ones(4, 3), torch.zeros(4, 2))
+                                  params, None, model.init_state((3,), torch.float64), torch.ones(4, 3),
+                                  torch.zeros(4, 2))
     with pytest.raises(ValueError, match="update_every"):
         spikax_torch.online.train(spikax_torch.online.ostl(model, _mse), torch.optim.SGD(model.parameters(), lr=0.1),
-                                  params, None, model.init_state((3,), torch.float64), torch.ones(4, 3), torch.zeros(4, 2),
-                                  update_every=0)
+                                  params, None, model.init_state((3,), torch.float64), torch.ones(4, 3),
+                                  torch.zeros(4, 2), update_every=0)
     with pytest.raises(ValueError, match="alpha"):
         spikax_torch.online.fptt(torch.optim.SGD(model.parameters(), lr=0.1), alpha=0.0)
