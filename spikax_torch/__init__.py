@@ -32,9 +32,9 @@ class names, argument names, defaults and state NamedTuples. `forward(state, x) 
   Python float`; the losses avoid it, and a user's scalar loss should scale before reducing.
 - *Fixed parameters are buffers*, not `parameters()` (spikax reads them through
   `stop_gradient`); `trainable(model)` is `dict(model.named_parameters())`.
-- *Online learners.* torch has no `linearize`: `online.rtrl`/`forward_gradient` re-run the
-  step's primal inside each vmapped `jvp`, and the trace learners (e-prop, OSTL, SnAp-1, OTTT,
-  OTPE) one `jvp` per trace. `online.train` takes a torch optimiser (or `online.fptt` around one)
+- *Online learners.* torch has no `linearize`: `online.forward_gradient` re-runs the step's
+  primal inside each vmapped `jvp`, and the trace learners (e-prop, OSTL, SnAp-1, OTTT, OTPE)
+  one `jvp` per trace. `online.train` takes a torch optimiser (or `online.fptt` around one)
   over the model's tensors instead of an optax one, and updates them in place.
 - *Custom surrogates* (`surrogate.custom(fn)`) hold a framework-specific function and are not
   converted. `run(..., unroll=)` is ignored; `compile=` is torch only. `network.Stateful` keeps
@@ -58,6 +58,7 @@ from . import losses as losses
 from . import network as network
 from . import neurons as neurons
 from . import online as online
+from . import plasticity as plasticity
 from . import surrogate as surrogate
 from .loop import BPTT as BPTT
 from .loop import CheckpointedBPTT as CheckpointedBPTT

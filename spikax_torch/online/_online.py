@@ -7,8 +7,10 @@ forward-mode comparison.
 twin of `eqx.partition(model, spikax.trainable(model))[0]`). Every estimator is a pair of
 pure methods, `init(params, state0, *, key=None)` and
 `step(params, lstate, state, x, target, *, key=None) -> (state, lstate, y_t, loss_t, grad_t)`.
-PyTorch has no `linearize`: each step pushes the tangents through `torch.func.jvp`, vmapped
-over them, which re-evaluates the step's primal once per tangent batch.
+PyTorch has no `linearize`: the forward gradient pushes its tangents through `torch.func.jvp`,
+vmapped over them, which re-evaluates the step's primal once per tangent batch; RTRL pulls the
+state rows back through one `torch.func.vjp` per step (vmapped over the rows), as spikax does.
+The eligibility-trace learners live in `_traces.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ def _unflatten(flat: torch.Tensor, like) -> list[torch.Tensor]:
         out.append(flat[start:start + t.numel()].reshape(t.shape))
         start += t.numel()
     return out
+
+
+#: Default cap on the influence matrix (1 GiB), as in spikax.
+DEFAULT_MAX_BYTES = 2**30
 
 
 def _params_of(owner: str, model, params):
@@ -110,11 +116,15 @@ class RTRLState(NamedTuple):
 
 
 class RTRL(AbstractEstimator):
-    r"""Exact RTRL by forward mode; see [`rtrl`][spikax_torch.online.rtrl]."""
+    r"""Exact RTRL in O(n_s·P) memory; see [`rtrl`][spikax_torch.online.rtrl]."""
 
-    def __init__(self, model, loss_fn, *, mask=None, batched=False):
+    def __init__(self, model, loss_fn, *, mask=None, max_bytes: int | None = DEFAULT_MAX_BYTES, batched=False):
         super().__init__(model, loss_fn, batched=batched)
+        if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes <= 0):
+            raise ValueError("`spikax_torch.online.rtrl`: `max_bytes` must be a positive whole number of bytes or None "
+                             f"(no cap), got {max_bytes!r}.")
         self.mask = mask
+        self.max_bytes = max_bytes
 
     def init(self, params, state0, *, key=None):
         del key
@@ -125,36 +135,49 @@ class RTRL(AbstractEstimator):
             raise ValueError(f"`spikax_torch.online.rtrl`: `mask` has shape {tuple(mask.shape)}, expected [n_state, "
                              f"n_params] = {(n_s, n_p)}.")
         dtype = next(iter(params.values())).dtype
+        needed = n_s * n_p * dtype.itemsize
+        if self.max_bytes is not None and needed > self.max_bytes:
+            raise ValueError(
+                f"`spikax_torch.online.rtrl`: the influence matrix J = ds/dθ of this model is {n_s} state entries x "
+                f"{n_p} parameters x {dtype.itemsize} bytes = {needed / 2**20:.1f} MiB (the whole batch), more than "
+                f"`max_bytes={self.max_bytes}` ({self.max_bytes / 2**20:.1f} MiB); one step needs about three times "
+                "that. Use a smaller model or batch, a trace learner with O(k·P) memory (`spikax_torch.online.eprop`, "
+                "`ostl`, `snap1`, `ottt`), `spikax_torch.online.forward_gradient`, or BPTT; or raise the cap with "
+                "`max_bytes=` (None: no cap) if the memory is there.")
         return RTRLState(influence=torch.zeros((n_s, n_p), dtype=dtype), mask=mask)
 
     def step(self, params, lstate, state, x, target, *, key=None):
         del key
         f, fs, fp, unflatten_state, _ = self.flat_step(params, state, x, target)
-        basis = torch.eye(fp.numel(), dtype=fp.dtype)
-
-        def push(ts, tp):  # one column of J (and the matching parameter direction) through the step
-            primal, tangent, y = torch.func.jvp(f, (fs, fp), (ts, tp), has_aux=True)
-            return tangent[0], tangent[1], primal[0], primal[1], y
-
-        influence, dloss, new_s, loss, y = torch.func.vmap(push, in_dims=(1, 0), out_dims=(1, 0, 0, 0, 0))(
-            lstate.influence, basis)
+        (new_s, loss), pullback, y = torch.func.vjp(f, fs, fp, has_aux=True)
+        # Reverse mode over the n_s state rows and the loss (as spikax): [D_t; c_t] and [M_t; r_t], never
+        # a [P, P] basis; then J_t = D_t J_{t-1} + M_t and dl_t/dθ = c_t J_{t-1} + r_t in one matmul.
+        n_s = fs.numel()
+        rows = torch.eye(n_s + 1, dtype=new_s.dtype)
+        d_rows, m_rows = torch.func.vmap(pullback)((rows[:, :n_s], rows[:, n_s].to(loss.dtype)))
+        both = d_rows @ lstate.influence + m_rows
+        influence, dloss = both[:n_s], both[n_s]
         if lstate.mask is not None:
             influence = influence * lstate.mask
-        return (unflatten_state(new_s[0]), RTRLState(influence, lstate.mask), y[0], loss[0],
-                self.grads_like(params, dloss))
+        return (unflatten_state(new_s.detach()), RTRLState(influence.detach(), lstate.mask), y.detach(),
+                loss.detach(), self.grads_like(params, dloss.detach()))
 
 
-def rtrl(model, loss_fn, *, mask=None) -> RTRL:
+def rtrl(model, loss_fn, *, mask=None, max_bytes: int | None = DEFAULT_MAX_BYTES) -> RTRL:
     r"""Exact real-time recurrent learning by forward mode (Williams & Zipser 1989), with `torch.func`.
 
     $$J_t = D_t J_{t-1} + M_t,\qquad \nabla_\theta L = \sum_t \Big(\frac{\partial\ell_t}{\partial s_{t-1}}J_{t-1}
       + \frac{\partial\ell_t}{\partial\theta}\Big)$$
 
-    Each step vmaps `torch.func.jvp` of the model step over the P columns of $J$ (with the
-    matching unit parameter tangents). Memory $O(n_s P)$; a test oracle and a tool for tiny nets.
+    As [`spikax.online.rtrl`][]: each step pulls the $n_s$ unit rows of the new state and the
+    loss back through one `torch.func.vjp` of the model step (vmapped), which gives $D_t$,
+    $M_t$ and the loss's own derivatives without a $P\times P$ basis; one matmul with $J_{t-1}$
+    gives $J_t$ and the step's exact gradient. Memory $O(n_s P)$, compute $O(n_s^2 P)$ per step.
 
     **Arguments:** `model` (a spikax_torch model), `loss_fn(y_t, target_t) -> scalar`, `mask`
-    (optional boolean `[n_state, n_params]`, applied to $J_t$ after every step).
+    (optional boolean `[n_state, n_params]`, applied to $J_t$ after every step), `max_bytes`
+    (the most memory $J$ may take, $n_s\times P\times$ bytes, for the whole native batch;
+    default 1 GiB; a bigger one raises a clear error before anything is allocated; None: no cap).
 
     **Example:**
 
@@ -167,7 +190,7 @@ def rtrl(model, loss_fn, *, mask=None) -> RTRL:
     loss, grads = spikax_torch.online.run(est, dict(net.named_parameters()), net.init_state((3,)), xs, targets)
     ```
     """
-    return RTRL(model, loss_fn, mask=mask)
+    return RTRL(model, loss_fn, mask=mask, max_bytes=max_bytes)
 
 
 class ForwardGradientState(NamedTuple):

@@ -98,3 +98,20 @@ def test_batched_rtrl_equals_batched_bptt_and_random_forward_gradient_is_unbiase
                                 batch_axis=1)
     with pytest.raises(ValueError, match="must be the model's trainable tensors"):
         spikax_torch.online.run(spikax_torch.online.rtrl(model, _mse), {}, state0, xs, targets, batch_axis=1)
+
+
+def test_rtrl_refuses_an_influence_matrix_over_max_bytes():
+    _, model, xs, targets = _setup()
+    params = dict(model.named_parameters())
+    state0 = model.init_state((3,), torch.float64)
+    n_s = sum(t.numel() for t in spikax_torch._pytree.split_tensors(state0)[0])
+    n_p = sum(p.numel() for p in params.values())
+    t_xs, t_targets = torch.tensor(xs), torch.tensor(targets)
+    with pytest.raises(ValueError, match=rf"{n_s} state entries x {n_p} parameters x 8 bytes"):
+        spikax_torch.online.run(spikax_torch.online.rtrl(model, _mse, max_bytes=n_s * n_p * 8 - 1), params, state0,
+                                t_xs, t_targets)
+    loss, _ = spikax_torch.online.run(spikax_torch.online.rtrl(model, _mse, max_bytes=n_s * n_p * 8), params, state0,
+                                      t_xs, t_targets)
+    assert np.isfinite(float(loss))
+    with pytest.raises(ValueError, match="max_bytes"):
+        spikax_torch.online.rtrl(model, _mse, max_bytes=0)
