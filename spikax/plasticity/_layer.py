@@ -159,8 +159,14 @@ class PlasticityLearner(AbstractEstimator):
             where = (lambda p, i=index: p.layers[i].connection.weight) if hasattr(model, "layers") else (
                 lambda p: p.connection.weight)
             grads = eqx.tree_at(where, grads, -dw)
-        loss = jnp.zeros((), y.dtype) if self.loss_fn is None else self.loss(y, target)
+        loss = self.loss(y, target)
         return new_state, tuple(new_lstate), y, loss, grads
+
+
+def no_loss(y, target):
+    """The loss a plasticity learner reports without a `loss_fn`: zero."""
+    del target
+    return jnp.zeros((), jnp.result_type(y))
 
 
 def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
@@ -206,5 +212,5 @@ def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
             _rule(owner, rule)
             for_connection(rule, _connection(owner, layer, "connection"))
     params, static = eqx.partition(model, trainable(model))
-    return PlasticityLearner(static=static, loss_fn=loss_fn, params_treedef=jax.tree_util.tree_structure(params),
+    return PlasticityLearner(static=static, loss_fn=no_loss if loss_fn is None else loss_fn, params_treedef=jax.tree_util.tree_structure(params),
                              rules=rules, input_shape=tuple(input_shape), reward_fn=reward_fn)

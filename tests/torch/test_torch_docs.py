@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 import spikax_torch  # noqa: E402
 
-MODULES = ["", ".surrogate", ".neurons", ".layers", ".network", ".loop", ".encoding", ".losses", ".online", ".convert"]
+MODULES = ["", ".surrogate", ".neurons", ".layers", ".network", ".loop", ".encoding", ".losses", ".online", ".convert", ".plasticity"]
 
 
 def _examples():
