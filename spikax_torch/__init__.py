@@ -58,6 +58,7 @@ from . import losses as losses
 from . import network as network
 from . import neurons as neurons
 from . import online as online
+from . import plasticity as plasticity
 from . import surrogate as surrogate
 from .loop import BPTT as BPTT
 from .loop import CheckpointedBPTT as CheckpointedBPTT
