@@ -2,6 +2,7 @@
 
 from . import datasets as datasets
 from . import encoding as encoding
+from . import hw as hw
 from . import io as io  # NIR export and import; the `nir` package is imported only when used
 from . import eventprop as eventprop
 from . import layers as layers

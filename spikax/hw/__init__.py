@@ -1,0 +1,3 @@
+"""Neuromorphic hardware targets: [`spikax.hw.loihi`][] (Intel Loihi 2)."""
+
+from . import loihi as loihi
