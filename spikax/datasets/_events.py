@@ -33,7 +33,10 @@ def read_nmnist(path: str | os.PathLike) -> np.ndarray:
     **Example:**
 
     ```python
-    events = spikax.datasets.read_nmnist("nmnist/sample_nmnist.bin")
+    import pathlib, tempfile
+    path = pathlib.Path(tempfile.mkdtemp()) / "two_events.bin"  # x, y, polarity + 23-bit time (us)
+    path.write_bytes(bytes([3, 4, 0x80, 0x00, 0x10, 5, 6, 0x00, 0x01, 0x00]))
+    events = spikax.datasets.read_nmnist(path)  # x = [3, 5], y = [4, 6], t = [16, 256], p = [1, 0]
     frames = spikax.datasets.events_to_frames(events, (34, 34, 2), n_time_bins=10)  # (10, 2, 34, 34)
     ```
     """
@@ -201,8 +204,16 @@ def load_shd(path: str | os.PathLike, *, n_time_bins: int | None = None, max_tim
     **Example:**
 
     ```python
-    data = spikax.datasets.load_shd("shd_test.h5", n_time_bins=100)
-    data.frames.shape  # (2264, 100, 700)
+    import h5py  # a two-sample file in the SHD layout (the real shd_test.h5 holds 2264 samples)
+    with h5py.File("tiny_shd.h5", "w") as f:
+        ragged = h5py.vlen_dtype(np.float32), h5py.vlen_dtype(np.uint16)
+        f.create_dataset("spikes/times", data=[np.array([0.1, 0.5], np.float32), np.array([0.2], np.float32)],
+                         dtype=ragged[0])
+        f.create_dataset("spikes/units", data=[np.array([3, 699], np.uint16), np.array([7], np.uint16)],
+                         dtype=ragged[1])
+        f.create_dataset("labels", data=np.array([4, 19], np.uint8))
+    data = spikax.datasets.load_shd("tiny_shd.h5", n_time_bins=100)
+    data.frames.shape  # (2, 100, 700)
     ```
     """
     if not os.path.isfile(path):
