@@ -1,6 +1,7 @@
 """The neuron zoo: one shared suite for every neuron, closed forms, firing patterns and errors."""
 
 import dataclasses
+import re
 
 import chex
 import equinox as eqx
@@ -9,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from cases import ERROR_CASES, ERROR_IDS, NEURON_CASES, NEURON_IDS, build
 from helpers import assert_tree_allclose, type_name
 from jax.flatten_util import ravel_pytree
 
@@ -27,20 +29,15 @@ from spikax.neurons import (
     SigmaDelta,
 )
 
-N = 3  # neurons per test: tiny, x64 is on
+N = 5  # neurons per test (the per-neuron parameters of `cases.NEURON_CASES` have 5 values); x64 is on
 T = 6  # time steps
 
-HETERO = jnp.array([0.7, 0.85, 0.95])
+# The shared cases (also run by the parity tests), plus options only the JAX side has.
 OPTION_VARIANTS = [
+    pytest.param(build(spikax, f"neurons.{name}", kwargs), id=case_id)
+    for (name, kwargs), case_id in zip(NEURON_CASES, NEURON_IDS)
+] + [
     pytest.param(LIF(refractory=2), id="LIF-refractory"),
-    pytest.param(CubaLIF(refractory_time=2.0, dt=1.0), id="CubaLIF-refractory_time"),
-    pytest.param(IF(reset="zero", v_reset=-0.1), id="IF-reset_zero"),
-    pytest.param(CubaLIF(reset="none"), id="CubaLIF-reset_none"),
-    pytest.param(ALIF(detach_reset=True, refractory=1), id="ALIF-detached_refractory"),
-    pytest.param(LIF(beta=HETERO, threshold=jnp.array([0.5, 1.0, 2.0])), id="LIF-heterogeneous"),
-    pytest.param(ALIF(alpha=HETERO, rho=HETERO, beta_a=jnp.array([0.0, 0.1, 1.0])), id="ALIF-heterogeneous"),
-    pytest.param(Izhikevich.preset("chattering", d=jnp.array([1.0, 2.0, 3.0])), id="Izhikevich-heterogeneous"),
-    pytest.param(SigmaDelta(activation="identity", quantize=True, leak=0.9), id="SigmaDelta-quantized"),
     pytest.param(Izhikevich(dtype=jnp.float32), id="Izhikevich-float32_params"),
 ]
 LEARNABLE_VARIANTS = [  # every parameter learnable (a decay of exactly 1 cannot learn, so no leak=1)
@@ -421,9 +418,9 @@ def test_tau_and_dt_give_forward_euler_decays():
 @pytest.mark.parametrize("neuron", SUITE)
 def test_shape_mismatch_names_the_neuron_and_the_fix(neuron):
     name = type_name(neuron)
-    with pytest.raises(ValueError, match=rf"spikax.neurons.{name}`: input has shape \(4,\).*state has shape "
-                                         rf"\(3,\).*jax.vmap"):
-        neuron(neuron.init_state((3,)), jnp.ones(4))
+    with pytest.raises(ValueError, match=rf"spikax.neurons.{name}`: input has shape \(2, {N}\).*state has shape "
+                                         rf"\({N},\).*jax.vmap"):
+        neuron(neuron.init_state((N,)), jnp.ones((2, N)))
 
 
 def test_parameter_shape_not_broadcastable_to_state():
@@ -437,35 +434,54 @@ def test_parameter_shape_not_broadcastable_to_state():
     LIF(beta=jnp.full(3, 0.9)).init_state((2, 3))  # broadcasting over leading axes is fine
 
 
-@pytest.mark.parametrize("make, pattern", [
-    (lambda: LIF(tau=0.0), r"LIF`: `tau` must be positive.*tau=20"),
-    (lambda: LI(tau=5.0, dt=-1.0), r"LI`: `dt` must be positive"),
-    (lambda: CubaLIF(tau_syn=-2.0), r"CubaLIF`: `tau_syn` must be positive"),
-    (lambda: ALIF(tau_adapt=0.5, dt=1.0), r"ALIF`: `rho = 1 - dt/tau_adapt`.*tau_adapt >= dt"),
-    (lambda: CubaLIF(alpha=1.2), r"CubaLIF`: `alpha` must lie in \[0, 1\].*per-step decay"),
-    (lambda: ALIF(rho=-0.1), r"ALIF`: `rho` must lie in \[0, 1\]"),
-    (lambda: ResonateAndFire(decay=2.0), r"ResonateAndFire`: `decay` must lie in"),
-    (lambda: LIF(beta=0.0, learnable="beta"), r"LIF`: `beta` must lie in \(0, 1\), got 0.0.*learnable"),
-    (lambda: SigmaDelta(learnable="leak"), r"SigmaDelta`: `leak` must lie in \(0, 1\), got 1.0.*learnable.*leak=0.99"),
-    (lambda: CubaLIF(alpha=0.5, tau_syn=3.0), r"CubaLIF`: give exactly one of `alpha`.*`tau_syn`"),
-    (lambda: IF(reset="soft"), r"IF`: unknown reset mode 'soft'. Choose one of 'subtract', 'zero', 'none'"),
-    (lambda: ALIF(reset="hard"), r"ALIF`: unknown reset mode 'hard'"),
-    (lambda: ResonateAndFire(reset="subtract"), r"ResonateAndFire`: unknown reset mode 'subtract'.*'zero'"),
-    (lambda: Izhikevich.preset("bursty"), r"Izhikevich.preset`: unknown preset name 'bursty'. Choose one of "
-                                          r"'regular_spiking', 'intrinsically_bursting', 'chattering'"),
-    (lambda: ALIF(learnable="beta"), r"ALIF`: cannot make \['beta'\] learnable; its parameters are "
-                                     r"\['alpha', 'beta_a', 'rho', 'threshold'\]. Pass `learnable=`"),
-    (lambda: IF(learnable=("threshold", "tau")), r"IF`: cannot make \['tau'\] learnable"),
-    (lambda: ALIF(beta_a=-0.1), r"ALIF`: `beta_a` must be >= 0.*non-negative"),
-    (lambda: ALIF(beta_a=0.0, learnable="beta_a"), r"ALIF`: `beta_a` must be positive, got 0.0. It is learnable"),
-    (lambda: IF(threshold=0.0), r"IF`: `threshold` must be positive"),
-    (lambda: Izhikevich(a=-0.02), r"Izhikevich`: `a` must be positive"),
-    (lambda: Izhikevich(substeps=0), r"Izhikevich`: `substeps` must be a whole number >= 1"),
-    (lambda: AdEx(c_m=0.0), r"AdEx`: `c_m` must be positive.*c_m=281"),
-    (lambda: SigmaDelta(activation="tanh"), r"SigmaDelta`: unknown activation 'tanh'. Choose one of 'relu'"),
-    (lambda: LIF(refractory=-1), r"LIF`: `refractory` must be a whole number of steps >= 0"),
-    (lambda: CubaLIF(refractory=1, refractory_time=1.0), r"CubaLIF`: give the refractory period in steps or"),
-])
-def test_bad_arguments_name_the_object_and_the_fix(make, pattern):
-    with pytest.raises(ValueError, match=pattern):
-        make()
+NEURON_ERROR_CASES = [(c, i) for c, i in zip(ERROR_CASES, ERROR_IDS) if c[0].startswith("neurons.")]
+
+
+@pytest.mark.parametrize("target, kwargs, error, pattern", [c for c, _ in NEURON_ERROR_CASES],
+                         ids=[i for _, i in NEURON_ERROR_CASES])
+def test_bad_arguments_name_the_object_and_the_fix(target, kwargs, error, pattern):
+    with pytest.raises(error) as info:
+        build(spikax, target, kwargs)
+    assert str(info.value).startswith(f"`spikax.{target}`: ") and re.search(pattern, str(info.value)), info.value
+
+
+# -- construction under jit and vmap ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("neuron", ALL_NEURONS, ids=type_name)
+def test_built_under_jit_stores_the_same_parameters(neuron):
+    """Issue 9: parameters may be traced at construction (no `np.asarray` on them)."""
+    cls = type(neuron)
+    values = {name: neuron.param(name) for name in cls.constraints}
+    built = jax.jit(lambda values: cls(**values))(values)
+    assert jax.tree_util.tree_structure(built) == jax.tree_util.tree_structure(neuron)
+    assert_tree_allclose(built, neuron, rtol=1e-12, atol=1e-12)
+
+
+def test_traced_bad_parameter_raises_when_run():
+    np.testing.assert_allclose(jax.jit(lambda tau: LIF(tau=tau).beta)(20.0), 0.95, rtol=1e-12)
+    with pytest.raises(Exception, match=r"spikax.neurons.LIF`: `tau` must be positive"):
+        jax.block_until_ready(jax.jit(lambda tau: LIF(tau=tau).beta)(-1.0))
+    with pytest.raises(Exception, match=r"spikax.neurons.CubaLIF`: `alpha` must lie in \[0, 1\]"):
+        jax.block_until_ready(jax.jit(lambda a: CubaLIF(alpha=a).alpha)(1.5))
+
+
+def test_ensemble_of_lif_networks_built_with_filter_vmap(getkey):
+    """An ensemble with one time constant per member is one `eqx.filter_vmap` away, and equals each member."""
+    key, taus = getkey(), jnp.array([2.0, 5.0, 20.0])
+    xs = 2.0 * jax.random.uniform(getkey(), (8, 3))
+
+    def network(tau):
+        return spikax.Chain([spikax.layers.dense(3, 4, LIF(tau=tau), key=key),
+                             spikax.layers.dense(4, 2, LI(tau=tau), key=key)])
+
+    def run(net):
+        return spikax.run(net, net.init_state((3,)), xs)
+
+    ensemble = eqx.filter_vmap(network)(taus)
+    assert ensemble.layers[0].neuron.raw_beta.shape == (3,)
+    finals, ys = eqx.filter_vmap(run)(ensemble)
+    for i, tau in enumerate(np.asarray(taus)):
+        final_i, ys_i = run(network(float(tau)))
+        assert_tree_allclose(jax.tree_util.tree_map(lambda leaf: leaf[i], (finals, ys)), (final_i, ys_i), rtol=1e-12)
+    assert jnp.any(ys[0] != ys[2])  # the time constants matter

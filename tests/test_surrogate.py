@@ -9,10 +9,12 @@ import math
 import re
 import textwrap
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cases import ERROR_CASES, ERROR_IDS, build
 from helpers import type_name
 from jax import lax
 
@@ -324,3 +326,59 @@ def test_spike_rejects_a_non_surrogate():
 def test_spike_rejects_integer_input(x):
     with pytest.raises(TypeError, match=r"`spikax.spike`: `x` must be floating point, got dtype int"):
         spike(x, FastSigmoid())
+
+
+SURROGATE_ERROR_CASES = [(c, i) for c, i in zip(ERROR_CASES, ERROR_IDS) if c[0].startswith("surrogate.")]
+
+
+@pytest.mark.parametrize("target, kwargs, error, pattern", [c for c, _ in SURROGATE_ERROR_CASES],
+                         ids=[i for _, i in SURROGATE_ERROR_CASES])
+def test_bad_hyperparameters_are_rejected_at_construction(target, kwargs, error, pattern):
+    """Issue 10: `FastSigmoid(slope=-1)` gave infinite gradients, `Gaussian(sigma=0)` NaN, ... now a clear error."""
+    with pytest.raises(error) as info:
+        build(spikax, target, kwargs)
+    assert str(info.value).startswith(f"`spikax.{target}`: ") and re.search(pattern, str(info.value)), info.value
+
+
+def test_bad_hyperparameter_traced_under_jit_raises_when_run():
+    make = jax.jit(lambda width: spike(jnp.array([0.1]), Rectangle(width=width)))
+    np.testing.assert_array_equal(make(0.5), [1.0])
+    with pytest.raises(Exception, match=r"spikax.surrogate.Rectangle`: `width` must be positive"):
+        jax.block_until_ready(jax.jit(lambda w: jax.grad(lambda x: spike(x, Rectangle(width=w)).sum())(
+            jnp.array([0.1])))(0.0))
+
+
+def test_sweeping_a_hyperparameter_compiles_once():
+    """Issue 9: a surrogate hyper-parameter is traced, not static, so a sweep does not recompile per value."""
+    traces = 0
+
+    @eqx.filter_jit
+    def slope_at(neuron, x):
+        nonlocal traces
+        traces += 1
+        return jax.grad(lambda x: neuron(neuron.init_state(x.shape), x)[1].sum())(x)
+
+    x = jnp.array([1.5, 0.8])
+    for k in (1.0, 5.0, 25.0):
+        lif = LIF(beta=0.5, surrogate=FastSigmoid(slope=k))
+        v = 0.5 * np.asarray(x) - 1.0  # distance to threshold after one step from rest
+        np.testing.assert_allclose(slope_at(lif, x), 0.5 / (k * np.abs(v) + 1) ** 2, rtol=1e-12)
+    assert traces == 1
+
+
+def test_vmapped_ensemble_of_surrogates_equals_each_one():
+    slopes = jnp.array([1.0, 5.0, 25.0])
+    ensemble = eqx.filter_vmap(lambda k: Sigmoid(slope=k))(slopes)
+    x = jnp.asarray(GRID)
+    grads = eqx.filter_vmap(lambda s: jax.grad(lambda y: spike(y, s).sum())(x))(ensemble)
+    for k, g in zip(slopes, grads):
+        np.testing.assert_allclose(g, REFERENCE[Sigmoid][0](Sigmoid(slope=float(k)), GRID), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.float32])
+def test_strongly_typed_hyperparameter_keeps_the_dtype_of_x(dtype):
+    surrogate = FastSigmoid(slope=jnp.asarray(10.0, jnp.float64))
+    x = jnp.array([-0.2, 0.3], dtype)
+    grad = jax.grad(lambda y: spike(y, surrogate).sum())(x)
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(np.asarray(grad, np.float64), 1 / (10 * np.abs([-0.2, 0.3]) + 1) ** 2, rtol=1e-2)

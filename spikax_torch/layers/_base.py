@@ -64,11 +64,28 @@ def _device(module: torch.nn.Module):
     return None
 
 
+def _dtype(module) -> torch.dtype | None:
+    """The dtype of a module's first floating-point parameter or buffer (None if it has none)."""
+    if not isinstance(module, torch.nn.Module):
+        return None
+    for t in [*module.parameters(), *module.buffers()]:
+        if t.is_floating_point():
+            return t.dtype
+    return None
+
+
 def apply_connection(owner: str, connection: Callable, x):
     """Call `connection(x)`, turning an obscure shape failure into an actionable error."""
     try:
         return connection(x)
     except RuntimeError as error:
+        model_dtype = _dtype(connection)
+        if isinstance(x, torch.Tensor) and model_dtype is not None and x.dtype != model_dtype:
+            raise TypeError(
+                f"`{owner}`: the input has dtype {x.dtype} but the model's parameters have dtype {model_dtype} "
+                f"(torch does not promote, unlike spikax). Cast the input with `x.to({model_dtype})`, or build the "
+                f"model with `dtype={x.dtype}`."
+            ) from error
         if "shape" not in str(error) and "size" not in str(error) and "channels" not in str(error):
             raise
         raise ValueError(

@@ -13,42 +13,17 @@ torch = pytest.importorskip("torch")
 import spikax  # noqa: E402
 import spikax_torch  # noqa: E402
 from spikax_torch.convert import from_spikax, state_from_spikax, to_spikax  # noqa: E402
+from cases import NEURON_CASES, NEURON_IDS, build  # noqa: E402
 from torch_helpers import JAX_DTYPE, TOL, TORCH_DTYPE, assert_close, leaves, to_np  # noqa: E402
 
 T, SHAPE = 10, (3, 5)  # time steps; batch x neurons (neurons are elementwise: the batch is just more neurons)
-PER_NEURON = np.linspace(0.6, 0.95, SHAPE[1])
 
-# (class name, constructor arguments); every neuron of spikax.neurons.ALL_NEURONS appears, most options too.
-CASES = [
-    ("IF", {"learnable": "threshold"}),
-    ("IF", {"refractory": 2, "reset": "zero", "v_reset": -0.2, "learnable": "threshold"}),
-    ("LIF", {"learnable": ("beta", "threshold")}),
-    ("LIF", {"beta": PER_NEURON, "detach_reset": True, "learnable": "beta", "surrogate": "Triangle"}),
-    ("LIF", {"tau": 5.0, "reset": "zero", "v_reset": 0.1, "refractory": 1, "learnable": ("beta", "threshold"),
-             "surrogate": "ATan"}),
-    ("LIF", {"reset": "none", "threshold": 0.7, "learnable": "beta", "surrogate": "SpikeRateEscape"}),
-    ("CubaLIF", {"learnable": ("alpha", "beta", "threshold")}),
-    ("CubaLIF", {"alpha": PER_NEURON, "refractory": 2, "detach_reset": True, "learnable": ("alpha", "beta")}),
-    ("ALIF", {"learnable": ("alpha", "rho", "beta_a", "threshold"), "beta_a": 0.5}),
-    ("ALIF", {"reset": "zero", "refractory": 1, "learnable": ("alpha", "beta_a"), "surrogate": "Sigmoid"}),
-    ("LI", {"learnable": "beta"}),
-    ("Izhikevich", {"c": -50.0, "d": 2.0, "learnable": ("a", "b", "c", "d")}),
-    ("Izhikevich", {"substeps": 1, "detach_reset": True, "learnable": ("b", "d")}),
-    ("AdEx", {"learnable": ("c_m", "g_l", "e_l", "v_t", "delta_t", "tau_w", "a", "b")}),
-    ("AdEx", {"detach_reset": True, "v_reset": -60.0, "learnable": ("a", "b")}),
-    ("ResonateAndFire", {"learnable": ("decay", "omega", "threshold")}),
-    ("ResonateAndFire", {"reset": "none", "learnable": "omega", "surrogate": "Gaussian"}),
-    ("SigmaDelta", {"learnable": ("threshold", "leak"), "leak": 0.9}),
-    ("SigmaDelta", {"activation": "identity", "quantize": True, "learnable": "threshold"}),
-]
-IDS = [f"{name}-{i}" for i, (name, _) in enumerate(CASES)]
+# The shared table of `tests/cases.py` (the JAX neuron suite runs on it too).
+CASES, IDS = NEURON_CASES, NEURON_IDS
 
 
 def _build(package, name, kwargs, dtype):
-    kwargs = dict(kwargs)
-    if "surrogate" in kwargs:
-        kwargs["surrogate"] = getattr(package.surrogate, kwargs["surrogate"])()
-    return getattr(package.neurons, name)(**kwargs, dtype=dtype)
+    return build(package, f"neurons.{name}", kwargs, dtype=dtype)
 
 
 def _pair(index, dtype):
