@@ -155,3 +155,12 @@ def test_feedforward_parts_run_on_the_whole_sequence_at_once():
     chain, chain_state, chain_xs = make("mixed_conv", seed=0, steps=8)
     shapes = _matmuls_outside_scan(lambda xs: chain.sequence(chain_state, xs), chain_xs)
     assert [3, 8] in [sorted(s) for s in shapes]  # the final dense layer, applied to all 8 steps in one product
+
+
+def test_chain_with_mismatched_sizes_names_the_layer_and_both_sizes():
+    k1, k2 = jax.random.split(jax.random.key(0))
+    bad = spikax.Chain([spikax.layers.dense(3, 5, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(4, 2, spikax.neurons.LI(), key=k2)])
+    with pytest.raises(ValueError, match=r"layer 1 \(Layer\) expects inputs of size 4 but receives the output of layer 0, "
+                                         r"of shape \(5,\)"):
+        bad.init_state((3,))

@@ -446,12 +446,14 @@ def test_unsupported_models_raise_clear_errors(getkey):
     # RTRL needs no probes: any model works, and equals BPTT
     _, grad = online.run(est, params, state0, xs, targets)
     assert_tree_allclose(grad, online.bptt(graph, mse, state0, xs, targets)[1], rtol=1e-9, atol=1e-12)
-    # learners that need spatial signals cannot see inside a Graph
-    with pytest.raises(TypeError, match="cannot take a model step with probes on a Graph"):
-        est.spatial_signals(params, state0, xs[0], targets[0])
-    with pytest.raises(TypeError, match="Chain containing"):
-        bad = spikax.Chain([dense(3, 4, LIF(), key=k1), spikax.layers.Dropout(0.5)])
-        online.rtrl(bad, mse).layers(eqx.partition(bad, spikax.trainable(bad))[0])
+    # a Graph is one layer to the learners: its spatial signal is dl/dy at its output
+    _, y, loss, signals = est.spatial_signals(params, state0, xs[0], targets[0])
+    np.testing.assert_allclose(signals.outputs[0], jax.grad(mse)(y, targets[0]), rtol=1e-12)
+    # eligibility traces need a neuron in every layer that has a state
+    bad = spikax.Chain([dense(3, 4, LIF(), key=k1), spikax.layers.Dropout(0.5)])
+    with pytest.raises(TypeError, match=r"spikax.online.ostl.*layer 1 \(Dropout\) has a state but no neuron"):
+        online.run(online.ostl(bad, mse), eqx.partition(bad, spikax.trainable(bad))[0],
+                   bad.init_state((3,), key=k2), xs, jnp.zeros((5, 4)))
 
 
 # The notebook 03_online_learning.ipynb is executed by tests/test_notebooks.py.
@@ -508,3 +510,36 @@ def test_rtrl_equals_bptt_for_every_neuron(neuron, getkey):
     _, grad_ref = online.bptt(net, mse, state0, xs, targets)
     _, grad = online.run(online.rtrl(net, mse), params, state0, xs, targets)
     assert_tree_allclose(grad, grad_ref, rtol=1e-8, atol=1e-10 * float(jnp.max(jnp.abs(flat(grad_ref)))))
+
+
+@pytest.mark.parametrize("factory", [online.rtrl, online.eprop, online.ottt], ids=lambda f: f.__name__)
+def test_a_new_lambda_loss_does_not_recompile(factory, getkey):
+    """Two learners built around two `lambda`s of the same code share one compilation (the loss is not static)."""
+    net, params, state0, xs, targets = make_problem("lif", getkey())
+
+    def build(scale):  # a new function object every call, same code; `scale` is a captured array
+        return factory(net, lambda y, t: scale * jnp.sum((y - t) ** 2))
+
+    compiles = []
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, *_, **__: compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None)
+    first = online.run(build(jnp.asarray(1.0)), params, state0, xs, targets)
+    assert compiles, "the listener sees compilations"
+    compiles.clear()
+    second = online.run(build(jnp.asarray(2.0)), params, state0, xs, targets)
+    assert not compiles, "the second learner compiled again"
+    # the captured value is a leaf, not baked into the compilation
+    assert_tree_allclose(second, jax.tree_util.tree_map(lambda a: 2 * a, first), rtol=1e-12)
+
+
+def test_online_run_errors_name_the_expected_shapes(getkey):
+    net, params, state0, xs, targets = make_problem("lif", getkey())
+    est = online.eprop(net, mse)
+    n_out = targets.shape[1]
+    with pytest.raises(ValueError, match=rf"output of one step has shape \({n_out},\).*targets shaped \[time, {n_out}\]"):
+        online.run(est, params, state0, xs, jnp.zeros((xs.shape[0], n_out + 1)))
+    other = spikax.Chain([dense(3, 5, LIF(), key=getkey()), dense(5, n_out, LI(), key=getkey())])
+    with pytest.raises(ValueError, match=r"spikax.online.run`: the state does not belong to this Chain"):
+        online.run(est, params, other.init_state((3,)), xs, targets)
+    with pytest.raises(ValueError, match=r"spikax.online.train`: the state does not belong"):
+        online.train(est, optax.sgd(0.1), params, optax.sgd(0.1).init(params), other.init_state((3,)), xs, targets)

@@ -447,3 +447,22 @@ def test_errors_name_the_learner_and_the_fix(getkey):
     with pytest.raises(ValueError, match=r"single stateful layer"):
         online.eprop(hidden_readout(k2, LIF(), readout="linear"), mse, feedback="random", key=k1)
     assert isinstance(online.eprop(net, mse, feedback="symmetric"), online.EligibilityEngine)
+
+
+def test_eprop_readout_filter_defaults_to_the_readout_leak(getkey):
+    """The readout filter comes from the readout neuron's leak: equal to `readout_kappa=0.8` for LI(0.8), and
+    closer to BPTT on the hidden layer than no filter (`readout_kappa=0`, the old default)."""
+    for _ in range(3):
+        net = hidden_readout(getkey(), LIF(), recurrent=True)
+        xs, targets = data(getkey())
+        default, ref = compare(online.eprop(net, mse), net, xs, targets)
+        explicit, _ = compare(online.eprop(net, mse, readout_kappa=0.8), net, xs, targets, ref)
+        unfiltered, _ = compare(online.eprop(net, mse, readout_kappa=0.0), net, xs, targets, ref)
+        assert_tree_allclose(default, explicit, rtol=1e-12, atol=1e-15)
+        hidden = lambda g: g.layers[0]  # noqa: E731
+        assert cosine(hidden(default), hidden(ref)) > cosine(hidden(unfiltered), hidden(ref)) + 1e-3
+    # a readout without a single leak gets no filter
+    cuba = hidden_readout(getkey(), LIF(), readout=CubaLIF())
+    xs, targets = data(getkey())
+    assert_tree_allclose(compare(online.eprop(cuba, mse), cuba, xs, targets)[0],
+                         compare(online.eprop(cuba, mse, readout_kappa=0.0), cuba, xs, targets)[0], rtol=1e-12)

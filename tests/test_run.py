@@ -184,3 +184,9 @@ def test_bad_method_arguments():
         spikax.CheckpointedBPTT(every=2.5)
     with pytest.raises(ValueError, match=r"`batch_axis` must be between 1 and 2"):
         spikax.run(LIF, LIF.init_state((1,)), jnp.ones((3, 1, 1)), batch_axis=3)
+
+
+def test_missing_time_axis_is_named(getkey):
+    net = spikax.Chain([L.dense(3, 4, spikax.neurons.LIF(), key=getkey())])
+    with pytest.raises(ValueError, match=r"the inputs have no time axis: shape \(3,\) is what one step.*\[time, 3\]"):
+        spikax.run(net, net.init_state((3,)), jnp.ones(3))

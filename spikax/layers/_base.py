@@ -78,6 +78,23 @@ class AbstractLayer(eqx.Module):
         ```
         """
 
+    def synapses(self) -> tuple[tuple[str, str], ...]:
+        """The connections feeding this layer's neuron: `(field name, LayerSignals field of their input)` pairs.
+
+        Learning rules read it to find each weight's presynaptic signal, e.g. `(("connection", "input"),)`
+        for [`spikax.layers.Layer`][]; empty (the default) for a layer without a neuron.
+        """
+        return ()
+
+    def with_output(self, state, y):
+        """The new state of this layer had its step output `y`: a layer that keeps its output for the next step
+        (e.g. [`spikax.layers.Recurrent`][]) stores `y` there; others return `state` unchanged.
+
+        Learners use it to perturb a layer's output everywhere it is used (probes for spatial learning signals).
+        """
+        del y
+        return state
+
     def __call__(self, state, x):
         """One time step on one sample: `(new_state, y)` (the step without its signals)."""
         state, y, _ = self.step(state, x)

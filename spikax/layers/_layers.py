@@ -62,6 +62,9 @@ class Layer(AbstractLayer):
         """The neuron's own state inside this layer's state (here: the state itself)."""
         return state
 
+    def synapses(self):
+        return (("connection", "input"),)
+
     def step(self, state, x):
         new_state, y, recurrent_input, current = self.advance(state, self.feedforward(x))
         return new_state, y, LayerSignals(x, recurrent_input, current, y)
@@ -138,6 +141,12 @@ class Recurrent(AbstractLayer):
     def neuron_state(self, state: RecurrentState):
         """The neuron's own state inside this layer's state."""
         return state.neuron
+
+    def synapses(self):
+        return (("connection", "input"), ("recurrent", "recurrent_input"))
+
+    def with_output(self, state: RecurrentState, y):
+        return RecurrentState(neuron=state.neuron, spikes=y)
 
     def step(self, state: RecurrentState, x):
         new_state, y, recurrent_input, current = self.advance(state, self.feedforward(x))

@@ -59,7 +59,7 @@ def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unrol
     xs = _check_inputs(xs, batch_axis)
     one = lambda s, x: method.run(model, s, x, unroll=unroll)  # noqa: E731
     if batch_axis is None:
-        _check_state(model, state, xs.shape[1:], xs.dtype, batched=False)
+        _check_state(model, state, xs.shape[1:], xs.dtype, batched=False, full_shape=xs.shape)
         return one(state, xs)
     sample_shape = xs.shape[1:batch_axis] + xs.shape[batch_axis + 1 :]
     batched = _check_state(model, state, sample_shape, xs.dtype, batched=True, batch=xs.shape[batch_axis])
@@ -82,19 +82,41 @@ def _check_inputs(xs, batch_axis):
     return xs
 
 
-def _check_state(model, state, sample_shape, dtype, *, batched: bool, batch: int | None = None) -> bool:
+def _expected_state(model, sample_shape, dtype, *, owner: str, full_shape=None):
+    """The model's initial state shapes for one step's input `sample_shape`; a clear error when the time axis is missing."""
+    def make(shape):
+        try:
+            return state_shapes(model, shape, dtype)
+        except TypeError:  # an init_state without `key=`
+            return jax.eval_shape(lambda: model.init_state(tuple(shape), dtype))
+
+    try:
+        return make(sample_shape)
+    except ValueError as error:
+        if full_shape is not None:
+            try:
+                make(full_shape)
+            except (TypeError, ValueError):
+                raise error from None
+            raise ValueError(
+                f"`{owner}`: the inputs have no time axis: shape {tuple(full_shape)} is what one step of this "
+                f"{type(model).__name__} takes. Time is axis 0: give `xs` shaped [time, {', '.join(map(str, full_shape))}] "
+                "(e.g. `xs[None]` for one step), or call the model directly for a single step."
+            ) from None
+        raise
+
+
+def _check_state(model, state, sample_shape, dtype, *, batched: bool, batch: int | None = None,
+                 owner: str = "spikax.run", full_shape=None) -> bool:
     """Compare `state` with the model's own initial state; return whether it carries a batch axis."""
     name = type(model).__name__
     if not hasattr(model, "init_state"):
         return False  # a bare callable without init_state: nothing to compare against
-    try:
-        expected = state_shapes(model, sample_shape, dtype)
-    except TypeError:  # an init_state without `key=`
-        expected = jax.eval_shape(lambda: model.init_state(tuple(sample_shape), dtype))
+    expected = _expected_state(model, sample_shape, dtype, owner=owner, full_shape=full_shape)
     got_tree, want_tree = jax.tree_util.tree_structure(state), jax.tree_util.tree_structure(expected)
     if got_tree != want_tree:
         raise ValueError(
-            f"`spikax.run`: the state does not belong to this {name} (its structure differs from "
+            f"`{owner}`: the state does not belong to this {name} (its structure differs from "
             f"`model.init_state({tuple(sample_shape)})`). Make the state from the same model: "
             "`state = model.init_state(xs.shape[1:])`."
         )
@@ -105,7 +127,7 @@ def _check_state(model, state, sample_shape, dtype, *, batched: bool, batch: int
     if batched and all(g == (batch,) + w for g, w in zip(got, want)):
         return True
     raise ValueError(
-        f"`spikax.run`: state shapes {got} do not match this {name} on inputs of shape {tuple(sample_shape)} "
+        f"`{owner}`: state shapes {got} do not match this {name} on inputs of shape {tuple(sample_shape)} "
         f"per step (expected {want}{' or with a leading batch axis of ' + str(batch) if batched else ''}). "
         "Make the state with `model.init_state(sample_shape)` for the inputs you pass."
     )

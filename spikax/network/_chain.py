@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import jax
@@ -57,16 +58,18 @@ class Chain(AbstractLayer):
         keys = [None] * len(self.layers) if key is None else list(jax.random.split(key, len(self.layers)))
         states = []
         shape = tuple(input_shape)
-        for layer, layer_key in zip(self.layers, keys, strict=True):
-            state = layer.init_state(shape, dtype, key=layer_key)
-            states.append(state)
-            shape = layer.output_shape(shape, dtype)
+        for index, (layer, layer_key) in enumerate(zip(self.layers, keys, strict=True)):
+            with _name_the_layer(self, index, shape):
+                state = layer.init_state(shape, dtype, key=layer_key)
+                states.append(state)
+                shape = layer.output_shape(shape, dtype)
         return tuple(states)
 
     def output_shape(self, input_shape, dtype=None):
         shape = tuple(input_shape)
-        for layer in self.layers:
-            shape = layer.output_shape(shape, dtype)
+        for index, layer in enumerate(self.layers):
+            with _name_the_layer(self, index, shape):
+                shape = layer.output_shape(shape, dtype)
         return shape
 
     def _check_state(self, state) -> None:
@@ -103,3 +106,20 @@ class Chain(AbstractLayer):
         return self.layers[index]
 
 
+@contextlib.contextmanager
+def _name_the_layer(chain: Chain, index: int, shape):
+    """Turn a layer's shape error (past the first layer) into one that names the layer and both sizes."""
+    try:
+        yield
+    except ValueError as error:
+        if index == 0:
+            raise
+        layer = chain.layers[index]
+        connection = getattr(layer, "connection", getattr(layer, "fn", None))
+        wants = getattr(connection, "in_features", None)
+        expected = f" expects inputs of size {wants} but" if isinstance(wants, int) else ""
+        raise ValueError(
+            f"`spikax.Chain`: layer {index} ({type(layer).__name__}){expected} receives the output of layer "
+            f"{index - 1}, of shape {tuple(shape)}. Make the sizes agree (layer {index - 1}'s output size is layer "
+            f"{index}'s input size). Details: {error}"
+        ) from None

@@ -25,17 +25,18 @@ $\nabla_\theta \sum_t \ell_t$. Building blocks the base class provides:
   added to each layer's output $y^l_t$ (before it feeds the next layer and before a recurrent
   layer stores it) and to each layer's new state, so the loss's vjp with respect to the
   probes gives the within-step ("spatial") learning signals $\partial\ell_t/\partial y^l_t$
-  and $\partial\ell_t/\partial s^l_t$. Probes work for `Chain`s of
-  [`spikax.layers.Layer`][], [`spikax.layers.Recurrent`][] and stateless blocks
-  (`Stateless`, `Flatten`, `Pool`), or one such layer; other models raise a clear `TypeError`.
+  and $\partial\ell_t/\partial s^l_t$. The step is each layer's own
+  [`step`][spikax.layers.AbstractLayer.step] (a model that is not a `Chain` is one layer), and a
+  probe reaches a stored copy of the output through the layer's `with_output`.
 - `self.loss_step(params, state, x, target, probes=None) -> (state, y, loss)`: the model step
   followed by the per-step loss; the function every learner differentiates.
 - `self.spatial_signals(params, state, x, target) -> (state, y, loss, signals)`: the same,
   plus `signals`, a [`Probes`][spikax.online.Probes] holding $\partial\ell_t/\partial y^l_t$
   (`signals.outputs[l]`) and $\partial\ell_t/\partial s^l_t$ (`signals.states[l]`).
-- Neuron steps are `layer.neuron(neuron_state, current)`; a `Layer`'s current is
-  `layer.connection(x)`, a `Recurrent` layer's is `layer.connection(x) +
-  layer.recurrent(state.spikes)`.
+- What a layer saw in a step (input, recurrent input, neuron current, output) comes from its
+  [`spikax.layers.LayerSignals`][]; its neuron is `layer.neuron`, the neuron's state
+  `layer.neuron_state(state)`, and what its eligibility needs the neuron says itself
+  ([`spikax.neurons.AbstractNeuron.eligibility_leak`][]).
 
 Drivers: [`run`][spikax.online.run] (fixed $\theta$, gradients summed over time),
 [`train`][spikax.online.train] (an optax optimiser applied online), and the offline
@@ -47,6 +48,7 @@ the batch.
 from __future__ import annotations
 
 import abc
+import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -58,8 +60,6 @@ from jax import lax
 from jax.flatten_util import ravel_pytree
 
 from .._trainable import trainable
-from ..layers import AbstractStateless, Layer, Recurrent, RecurrentState
-from ..layers._base import apply_connection
 from ..network import Chain
 
 
@@ -77,72 +77,96 @@ class Probes(NamedTuple):
 # -- the model adapter --------------------------------------------------------------------------
 
 
-def _layers_of(model) -> tuple[tuple, bool] | None:
-    """The model's layers and whether its state is a tuple of layer states; None if unsupported."""
+def _layers_of(model) -> tuple[tuple, bool]:
+    """The model's layers and whether its state is a tuple of layer states (a `Chain`); any other model is one layer."""
     if isinstance(model, Chain):
-        blocks = tuple(model.layers)
-        chained = True
-    else:
-        blocks = (model,)
-        chained = False
-    if all(isinstance(b, (Layer, Recurrent, AbstractStateless)) for b in blocks):
-        return blocks, chained
-    return None
-
-
-def _unsupported(owner: str, model) -> TypeError:
-    found = _layers_of(model)
-    if isinstance(model, Chain) and found is None:
-        known = (Layer, Recurrent, AbstractStateless)
-        bad = sorted({type(b).__name__ for b in model.layers if not isinstance(b, known)})
-        what = f"a Chain containing {', '.join(bad)}"
-    else:
-        what = f"a {type(model).__name__}"
-    return TypeError(
-        f"`{owner}`: cannot take a model step with probes on {what}. Spatial learning signals need to "
-        "know where each layer's output and state are, which spikax knows for a `spikax.Chain` of "
-        "`spikax.layers.Layer`, `spikax.layers.Recurrent` and stateless blocks (`Stateless`, `Flatten`, `Pool`), "
-        "or one such layer. Rebuild the model from those blocks, or use a learner that needs no probes "
-        "(`spikax.online.rtrl`, `spikax.online.forward_gradient`)."
-    )
+        return tuple(model.layers), True
+    return (model,), False
 
 
 def _forward(model, state, x, probes: Probes | None):
-    """One step through the layers; returns `(new_state, outputs)` with every layer's output."""
-    found = _layers_of(model)
-    if found is None:
-        if probes is not None:
-            raise _unsupported("spikax.online", model)
-        new_state, y = model(state, x)
-        return new_state, (y,)
-    layers, chained = found
+    """One step through the layers' own `step`; returns `(new_state, outputs)` with every layer's output."""
+    new_state, outputs, _ = layer_steps(model, state, x, probes)
+    return new_state, outputs
+
+
+def layer_steps(model, state, x, probes: Probes | None = None):
+    """One model step, layer by layer through each layer's `step`: `(new_state, outputs, signals)`.
+
+    `outputs` and `signals` are tuples with one entry per layer (a model that is not a `Chain` is one
+    layer). With `probes`, `probes.outputs[l]` is added to layer l's output before the next layer reads
+    it, and `probes.states` to the new state.
+    """
+    layers, chained = _layers_of(model)
     states = state if chained else (state,)
-    if probes is not None:
-        p_out = probes.outputs
-        p_state = probes.states if chained else (probes.states,)
-    new_states, outputs = [], []
+    new_states, outputs, signals = [], [], []
     for index, (layer, layer_state) in enumerate(zip(layers, states, strict=True)):
-        out_probe = None if probes is None else p_out[index]
-        if isinstance(layer, Layer):
-            current = apply_connection("spikax.layers.Layer", layer.connection, x)
-            new, x = layer.neuron(layer_state, current)
-            x = x if out_probe is None else x + out_probe
-        elif isinstance(layer, Recurrent):
-            current = apply_connection("spikax.layers.Recurrent", layer.connection, x) + apply_connection(
-                "spikax.layers.Recurrent", layer.recurrent, layer_state.spikes
-            )
-            neuron_state, x = layer.neuron(layer_state.neuron, current)
-            x = x if out_probe is None else x + out_probe
-            new = RecurrentState(neuron=neuron_state, spikes=x)
-        else:  # stateless: Stateless, Flatten, Pool
-            new, x = layer_state, apply_connection(f"spikax.layers.{type(layer).__name__}", layer.apply, x)
-            x = x if out_probe is None else x + out_probe
+        new, x, layer_signals = layer.step(layer_state, x)
         if probes is not None:
-            new = jax.tree_util.tree_map(jnp.add, new, p_state[index])
+            x = x + probes.outputs[index]
+            new = layer.with_output(new, x)
         new_states.append(new)
         outputs.append(x)
+        signals.append(layer_signals)
     new_state = tuple(new_states) if chained else new_states[0]
-    return new_state, tuple(outputs)
+    if probes is not None:
+        new_state = jax.tree_util.tree_map(jnp.add, new_state, probes.states)
+    return new_state, tuple(outputs), tuple(signals)
+
+
+class _ByIdentity:
+    """Hashable by identity (a function's globals: the same module gives the same dictionary)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return id(self.value)
+
+    def __eq__(self, other):
+        return isinstance(other, _ByIdentity) and other.value is self.value
+
+
+class LossFunction(eqx.Module):
+    r"""A per-step loss held by its code and captured values, so equal code compiles once.
+
+    A learner keeps its `loss_fn` in this form: two `lambda`s written at the same place (or the
+    same function) share their code object, so `jax.jit` sees the same static part and reuses its
+    compilation, while arrays the function captured (its closure and defaults) are ordinary leaves.
+    Callables that are not plain Python functions are kept as they are.
+
+    **Example:**
+
+    ```python
+    make = lambda scale: spikax.online.LossFunction.of(lambda y, t: scale * jnp.sum((y - t) ** 2))
+    a, b = make(1.0), make(2.0)
+    a(jnp.ones(2), jnp.zeros(2)), b(jnp.ones(2), jnp.zeros(2))  # 2.0, 4.0
+    ```
+    """
+
+    code: Any = eqx.field(static=True)
+    env: Any = eqx.field(static=True)
+    name: str = eqx.field(static=True)
+    defaults: Any
+    closure: Any
+
+    @staticmethod
+    def of(fn):
+        """`fn` as a `LossFunction` when it is a plain Python function with hashable captured values, else `fn`."""
+        if isinstance(fn, LossFunction) or not isinstance(fn, types.FunctionType) or fn.__kwdefaults__:
+            return fn
+        closure = tuple(cell.cell_contents for cell in fn.__closure__ or ())
+        try:
+            hash(tuple(leaf for leaf in jax.tree_util.tree_leaves((closure, fn.__defaults__))
+                       if not eqx.is_array(leaf)))
+        except (TypeError, ValueError):
+            return fn  # something unhashable was captured: keep the function itself
+        return LossFunction(code=fn.__code__, env=_ByIdentity(fn.__globals__), name=fn.__name__,
+                            defaults=fn.__defaults__, closure=closure)
+
+    def __call__(self, *args):
+        cells = tuple(types.CellType(value) for value in self.closure)
+        return types.FunctionType(self.code, self.env.value, self.name, self.defaults, cells or None)(*args)
 
 
 def _bind(owner: str, model, loss_fn):
@@ -169,7 +193,8 @@ class AbstractEstimator(eqx.Module):
     """
 
     static: Any
-    loss_fn: Callable = eqx.field(static=True)
+    # Not a static field: a new `lambda` per learner would mean a new compilation (see `LossFunction`).
+    loss_fn: Callable = eqx.field(converter=LossFunction.of)
     params_treedef: Any = eqx.field(static=True)
 
     # -- what a learner implements -------------------------------------------------------------
@@ -199,29 +224,22 @@ class AbstractEstimator(eqx.Module):
             )
 
     def layers(self, params) -> tuple:
-        """The model's layers as a tuple (a single layer gives a 1-tuple); raises if unsupported."""
-        model = self.model(params)
-        found = _layers_of(model)
-        if found is None:
-            raise _unsupported(f"spikax.online.{type(self).__name__}", model)
-        return found[0]
+        """The model's layers as a tuple (a model that is not a `spikax.Chain` gives a 1-tuple)."""
+        return _layers_of(self.model(params))[0]
 
     def layer_states(self, params, state) -> tuple:
         """The model state as a tuple with one entry per layer (wraps a single layer's state)."""
-        model = self.model(params)
-        return state if isinstance(model, Chain) else (state,)
+        return state if _layers_of(self.model(params))[1] else (state,)
 
     def model_step(self, params, state, x, probes: Probes | None = None):
         """One model step `(state, y)`, with optional [`Probes`][spikax.online.Probes] added inside."""
-        new_state, outputs = _forward(self.model(params), state, x, probes)
+        new_state, outputs, _ = layer_steps(self.model(params), state, x, probes)
         return new_state, outputs[-1]
 
     def layer_outputs(self, params, state, x):
         """One model step returning `(state, outputs)` with every layer's output $y^l_t$ (a tuple)."""
-        model = self.model(params)
-        if _layers_of(model) is None:
-            raise _unsupported(f"spikax.online.{type(self).__name__}", model)
-        return _forward(model, state, x, None)
+        new_state, outputs, _ = layer_steps(self.model(params), state, x)
+        return new_state, outputs
 
     def make_probes(self, params, state, x) -> Probes:
         """Zero [`Probes`][spikax.online.Probes] for one step of the model from `state` on input `x`."""
@@ -328,6 +346,32 @@ def _check_sequence(owner: str, xs, targets, batch_axis):
     return steps, None
 
 
+def _check_model_io(owner: str, est, params, state0, xs, targets, batch_axis) -> None:
+    """The state belongs to the model, the inputs have a time axis, and the loss takes the model's output and a target."""
+    from ..loop._run import _check_state
+
+    model = est.model(params)
+    leaf = jax.tree_util.tree_leaves(xs)[0]
+    drop = lambda shape: shape if batch_axis is None else shape[:batch_axis - 1] + shape[batch_axis:]  # noqa: E731
+    sample = drop(tuple(jnp.shape(leaf)[1:]))
+    _check_state(model, state0, sample, jnp.result_type(leaf), batched=False, owner=owner,
+                 full_shape=drop(tuple(jnp.shape(leaf))) if batch_axis is None else None)
+    step_x = jax.ShapeDtypeStruct(sample, jnp.result_type(leaf))
+    y = jax.eval_shape(lambda s, x: model(s, x)[1], state0, step_x)
+    per_step = jax.tree_util.tree_map(lambda t: jax.ShapeDtypeStruct(drop(tuple(jnp.shape(t)[1:])), jnp.result_type(t)),
+                                      targets)
+    try:
+        jax.eval_shape(est.loss_fn, y, per_step)
+    except (TypeError, ValueError) as error:
+        got = jax.tree_util.tree_map(lambda t: t.shape, per_step)
+        raise ValueError(
+            f"`{owner}`: `loss_fn(y_t, target_t)` cannot take this model's output and the targets: the output of one "
+            f"step has shape {y.shape} but a target of one step has shape {got} ({error}). Give targets shaped "
+            f"[time, {', '.join(map(str, y.shape))}]{' with the batch at `batch_axis`' if batch_axis is not None else ''}"
+            ", or a loss that maps this output and target to a scalar."
+        ) from None
+
+
 def _sequence_keys(key, steps):
     return None if key is None else jax.random.split(key, steps)
 
@@ -400,6 +444,7 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     _check_estimator(owner, est)
     est.check_params(params)
     _, batch = _check_sequence(owner, xs, targets, batch_axis)
+    _check_model_io(owner, est, params, state0, xs, targets, batch_axis)
     return _run_jit(est, params, state0, xs, targets, key, batch_axis, batch)
 
 
@@ -436,6 +481,12 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     opt = optax.adam(1e-2)
     params, opt_state, losses = spikax.online.train(spikax.online.rtrl(net, mse), opt, params, opt.init(params),
                                                     net.init_state((3,)), xs, targets, update_every=5)
@@ -447,6 +498,7 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     if not isinstance(update_every, (int, np.integer)) or isinstance(update_every, bool) or update_every < 1:
         raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
     steps, batch = _check_sequence(owner, xs, targets, batch_axis)
+    _check_model_io(owner, est, params, state0, xs, targets, batch_axis)
     return _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch)
 
 
@@ -515,7 +567,7 @@ def _scanned_loss(model, loss_fn, state0, xs, targets):
 def _offline(owner: str, model, loss_fn, state0, xs, targets, batch_axis, grad_fn):
     _bind(owner, model, loss_fn)
     _check_sequence(owner, xs, targets, batch_axis)
-    return _offline_jit(model, loss_fn, state0, xs, targets, batch_axis, grad_fn)
+    return _offline_jit(model, LossFunction.of(loss_fn), state0, xs, targets, batch_axis, grad_fn)
 
 
 @eqx.filter_jit
@@ -546,6 +598,12 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     loss, grads = spikax.online.bptt(net, mse, net.init_state((3,)), xs, targets)
     ```
     """
@@ -572,6 +630,12 @@ def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None =
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     loss, grads = spikax.online.rtrl_oracle(net, mse, net.init_state((3,)), xs, targets)
     ```
     """

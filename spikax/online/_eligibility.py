@@ -26,21 +26,16 @@ $\partial I_j/\partial W_{ji} = x_i$; other connections must be frozen (no train
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import copy
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..layers import AbstractStateless, Layer, Recurrent, RecurrentState
-from ..network import Chain
 from ._api import AbstractEstimator, _bind, _layers_of
-
-# slot name -> (connection attribute, leaf attribute)
-_CONNECTION_SLOTS = {"W": ("connection", "weight"), "b": ("connection", "bias"),
-                     "R": ("recurrent", "weight"), "bR": ("recurrent", "bias")}
 
 
 # -- per-neuron trace maths (pure functions) --------------------------------------------------
@@ -48,11 +43,12 @@ _CONNECTION_SLOTS = {"W": ("connection", "weight"), "b": ("connection", "bias"),
 
 def detach_reset(neuron):
     """A copy of `neuron` whose reset gradient is cut (same values); the neuron itself if it has no reset option."""
-    if not hasattr(neuron, "detach_reset") or neuron.detach_reset:
-        return neuron
-    new = copy.copy(neuron)
-    object.__setattr__(new, "detach_reset", True)
-    return new
+    if not getattr(neuron, "detach_reset", True):
+        # `detach_reset` is a static option chosen in the constructor; copy the neuron with it set.
+        new = copy.copy(neuron)
+        new.__dict__["detach_reset"] = True
+        return new
+    return neuron
 
 
 def linearize_neuron(neuron, state, current, fields: tuple[str, ...] = ()):
@@ -73,30 +69,41 @@ def linearize_neuron(neuron, state, current, fields: tuple[str, ...] = ()):
     return new_state, y, lin
 
 
+class DiagonalTrace(NamedTuple):
+    """One per-synapse eligibility trace: the tangent of the neuron state and of the previous output."""
+
+    neuron: Any  # tangent of the neuron state, presynaptic axis last for a weight
+    output: Any  # tangent of the previous output (SnAp-1's self-recurrence), else None
+
+
 def trace_step(lin, trace, d_current, d_fields, *, presyn=None, self_weight=None):
     r"""Advance one per-synapse eligibility trace by one step; returns `(new_trace, e)`.
 
     - `lin`: the linearised neuron step from [`linearize_neuron`][].
-    - `trace`: `{"n": tangent of the neuron state, "z": tangent of the previous output or None}`,
-      with the presynaptic axis last for a weight (leaves `[n, m]`) and no extra axis otherwise.
+    - `trace`: a `DiagonalTrace` (or a dict `{"n": ..., "z": ...}`), with the presynaptic axis last
+      for a weight (leaves `[n, m]`) and no extra axis otherwise.
     - `d_current`, `d_fields`: the direct tangents ($\mathbf 1$ for a bias, $\mathbf 0$ plus a one-hot
       field for a neuron parameter). For a weight, `presyn` ($x$, shape `[m]`) multiplies `d_current`
       column by column.
     - `self_weight`: the diagonal of $R$ (SnAp-1): the neuron's own previous output, whose tangent
-      is `trace["z"]`, feeds back through $R_{jj}$.
+      is the trace's `output`, feeds back through $R_{jj}$.
 
     `e` $=\partial y_t/\partial\theta$ is the eligibility; it has the shape of the trace leaves.
     """
+    as_dict = isinstance(trace, dict)
+    trace = DiagonalTrace(trace["n"], trace["z"]) if as_dict else trace
 
     def column(tr, dc):
         if self_weight is not None:
-            dc = dc + self_weight * tr["z"]
-        d_state, d_y = lin(tr["n"], dc, d_fields)
-        return {"n": d_state, "z": d_y if self_weight is not None else None}, d_y
+            dc = dc + self_weight * tr.output
+        d_state, d_y = lin(tr.neuron, dc, d_fields)
+        return DiagonalTrace(d_state, d_y if self_weight is not None else None), d_y
 
     if presyn is None:
-        return column(trace, d_current)
-    return jax.vmap(lambda tr, xi: column(tr, xi * d_current), in_axes=(-1, 0), out_axes=-1)(trace, presyn)
+        new, e = column(trace, d_current)
+    else:
+        new, e = jax.vmap(lambda tr, xi: column(tr, xi * d_current), in_axes=(-1, 0), out_axes=-1)(trace, presyn)
+    return ({"n": new.neuron, "z": new.output} if as_dict else new), e
 
 
 def _sum_to_shape(x, shape):
@@ -110,124 +117,250 @@ def _sum_to_shape(x, shape):
     return jnp.sum(x, axis=axes, keepdims=True) if axes else x
 
 
-# -- model analysis ---------------------------------------------------------------------------
+def _outer_signal(signal, e):
+    """`L_j * e_j...` with the learning signal broadcast over the presynaptic axes."""
+    return signal.reshape(signal.shape + (1,) * (e.ndim - signal.ndim)) * e
 
 
-@dataclasses.dataclass(frozen=True)
-class LayerPlan:
-    """What the engine does with one layer (static metadata)."""
-
-    kind: str  # "layer", "recurrent" or "stateless"
-    slots: tuple[str, ...]  # trainable connection slots ("W", "b", "R", "bR") then neuron fields ("raw_beta", ...)
-    neuron_fields: tuple[str, ...]
+# -- what the engine learns in each layer (static) -------------------------------------------------
 
 
-def _blocks(tree):
-    return tuple(tree.layers) if isinstance(tree, Chain) else (tree,)
+class Slot(NamedTuple):
+    """One trainable leaf of a layer with a neuron, and where its eligibility comes from.
+
+    - `path`: attribute path in the layer, e.g. `("connection", "weight")` or `("neuron", "raw_beta")`.
+    - `presyn`: the [`spikax.layers.LayerSignals`][] field multiplying a weight (`"input"`,
+      `"recurrent_input"`); None for a bias or a neuron parameter.
+    - `field`: the neuron field's index (neuron parameters only), else None.
+    """
+
+    path: tuple[str, ...]
+    presyn: str | None = None
+    field: int | None = None
+
+    def leaf(self, layer):
+        for name in self.path:
+            layer = getattr(layer, name)
+        return layer
+
+
+class LayerPlan(NamedTuple):
+    """What the engine does with one layer: nothing (no neuron) or traces for its `slots`."""
+
+    stateful: bool
+    slots: tuple[Slot, ...] = ()
+    neuron_fields: tuple[str, ...] = ()
 
 
 def _is_array(x) -> bool:
     return eqx.is_inexact_array(x)
 
 
-def plan_model(owner: str, model, params) -> tuple[LayerPlan, ...]:
-    """Check that the engine can handle `model` and list the trainable slots of every layer."""
-    found = _layers_of(model)
-    if found is None:
-        bad = sorted({type(b).__name__ for b in _blocks(model) if not isinstance(b, (Layer, Recurrent, AbstractStateless))})
-        raise TypeError(
-            f"`{owner}`: eligibility traces need to know each layer's synapse and neuron, which spikax knows for "
-            f"`spikax.layers.Layer`, `spikax.layers.Recurrent` and stateless blocks (`Stateless`, `Flatten`, `Pool`; alone or in a "
-            f"`spikax.Chain`); got {', '.join(bad) or type(model).__name__}. Rebuild the model from those blocks, or "
-            "use `spikax.online.rtrl` / `spikax.online.bptt`, which take any model."
-        )
-    plans = []
-    for index, (layer, lp) in enumerate(zip(_blocks(model), _blocks(params), strict=True)):
-        if isinstance(layer, AbstractStateless):
-            plans.append(LayerPlan("stateless", (), ()))
+def plan_layer(owner: str, index: int, layer, layer_params) -> LayerPlan:
+    """List the trainable leaves of one layer, asking the layer for its synapses (none: a layer without a neuron)."""
+    synapses = layer.synapses() if hasattr(layer, "synapses") else ()
+    if not synapses:
+        return LayerPlan(False)
+    slots = []
+    for attr, presyn in synapses:
+        conn, conn_p = getattr(layer, attr), getattr(layer_params, attr)
+        if not [leaf for leaf in jax.tree_util.tree_leaves(conn_p) if _is_array(leaf)]:
             continue
-        kind = "recurrent" if isinstance(layer, Recurrent) else "layer"
-        slots = []
-        for attr in ("connection", "recurrent") if kind == "recurrent" else ("connection",):
-            conn, conn_p = getattr(layer, attr), getattr(lp, attr)
-            leaves = [leaf for leaf in jax.tree_util.tree_leaves(conn_p) if _is_array(leaf)]
-            if not leaves:
-                continue
-            if not isinstance(conn, eqx.nn.Linear) or conn.in_features == "scalar" or conn.out_features == "scalar":
-                raise TypeError(
-                    f"`{owner}`: layer {index} has a trainable {type(conn).__name__} as its `{attr}`. The diagonal "
-                    "eligibility engine keeps one trace per synapse x_i -> neuron j, which needs a dense "
-                    "`equinox.nn.Linear` (dI_j/dW_ji = x_i). Use a Linear connection, freeze this one (leave it out of "
-                    "the trainable parameters), or use `spikax.online.rtrl` / `spikax.online.bptt`."
-                )
-            for slot, (a, leaf) in _CONNECTION_SLOTS.items():
-                if a == attr and _is_array(getattr(conn_p, leaf, None)):
-                    slots.append(slot)
-        fields = tuple(f.name for f in dataclasses.fields(layer.neuron)
-                       if _is_array(getattr(lp.neuron, f.name, None)))
-        plans.append(LayerPlan(kind, tuple(slots) + fields, fields))
-    return tuple(plans)
+        if not isinstance(conn, eqx.nn.Linear) or conn.in_features == "scalar" or conn.out_features == "scalar":
+            raise TypeError(
+                f"`{owner}`: layer {index} has a trainable {type(conn).__name__} as its `{attr}`. The diagonal "
+                "eligibility engine keeps one trace per synapse x_i -> neuron j, which needs a dense "
+                "`equinox.nn.Linear` (dI_j/dW_ji = x_i). Use a Linear connection, freeze this one (leave it out of "
+                "the trainable parameters), or use `spikax.online.rtrl` / `spikax.online.bptt`."
+            )
+        for leaf, pre in (("weight", presyn), ("bias", None)):
+            if _is_array(getattr(conn_p, leaf, None)):
+                slots.append(Slot((attr, leaf), pre))
+    fields = tuple(f.name for f in dataclasses.fields(layer.neuron) if _is_array(getattr(layer_params.neuron, f.name, None)))
+    slots += [Slot(("neuron", name), None, k) for k, name in enumerate(fields)]
+    return LayerPlan(True, tuple(slots), fields)
 
 
-def stateful_indices(plans) -> tuple[int, ...]:
-    return tuple(i for i, p in enumerate(plans) if p.kind != "stateless")
+def _stateful(plans) -> tuple[int, ...]:
+    return tuple(i for i, p in enumerate(plans) if p.stateful)
 
 
-def _slot_leaf(layer, slot):
-    if slot in _CONNECTION_SLOTS:
-        attr, leaf = _CONNECTION_SLOTS[slot]
-        return getattr(getattr(layer, attr), leaf)
-    return getattr(layer.neuron, slot)
+def _recurrent_connection(layer):
+    """The connection a layer feeds its own previous output through, or None."""
+    for attr, presyn in layer.synapses():
+        if presyn == "recurrent_input":
+            return getattr(layer, attr)
+    return None
 
 
-def _with_grads(zero_layer, slots, values):
-    """`zero_layer` (a params-shaped layer of zeros) with the gradients of `slots` filled in."""
-    if not slots:
-        return zero_layer
-    return eqx.tree_at(lambda L: [_slot_leaf(L, s) for s in slots], zero_layer, list(values))
+def _presyn_shape(layer, slot: Slot) -> tuple[int, ...]:
+    if slot.presyn is None:
+        return ()
+    return (getattr(layer, slot.path[0]).in_features,)
 
 
-def _rebuild(params_like, layers):
-    if isinstance(params_like, Chain):
-        return eqx.tree_at(lambda c: c.layers, params_like, tuple(layers))
-    return layers[0]
+# -- the parts: trace kinds, learning signals, filters ---------------------------------------------
+
+
+class LayerContext(NamedTuple):
+    """What one layer's step gives the trace parts: its linearised neuron and signals."""
+
+    lin: Any  # the neuron step's jvp, from `linearize_neuron`
+    nstate: Any  # the neuron state before the step
+    current: Any  # I_t
+    signals: Any  # the layer's LayerSignals
+    self_weight: Any  # diag(R) for SnAp-1, else None
+
+
+class DiagonalTraces(eqx.Module):
+    r"""Per-synapse traces through the neuron's own Jacobian (e-prop, OSTL, SnAp-1)."""
+
+    reset_in_trace: bool = eqx.field(static=True)
+    self_recurrence: bool = eqx.field(static=True, default=False)
+
+    def init(self, layer, slot, nstate, n_shape, dtype):
+        extra = _presyn_shape(layer, slot)
+        selfrec = self.self_recurrence and _recurrent_connection(layer) is not None
+        return DiagonalTrace(
+            neuron=jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape + extra, a.dtype), nstate),
+            output=jnp.zeros(n_shape + extra, dtype) if selfrec else None,
+        )
+
+    def neuron(self, neuron):
+        return neuron if self.reset_in_trace else detach_reset(neuron)
+
+    def update(self, ctx: LayerContext, plan: LayerPlan, slot: Slot, trace, decay):
+        del decay
+        return _diagonal_update(ctx, plan, slot, trace)
+
+
+def _diagonal_update(ctx, plan, slot, trace):
+    ones = jnp.ones_like(ctx.current)
+    zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
+    if slot.field is None:
+        d_current, d_fields = ones, zero_fields
+    else:
+        d_current = jnp.zeros_like(ctx.current)
+        d_fields = tuple(ones if i == slot.field else z for i, z in enumerate(zero_fields))
+    presyn = None if slot.presyn is None else getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
+    return trace_step(ctx.lin, trace, d_current, d_fields, presyn=presyn, self_weight=ctx.self_weight)
+
+
+class SeparableTraces(eqx.Module):
+    r"""OTTT's traces: a presynaptic trace $\hat a_t = \lambda\hat a_{t-1} + x_t$ times $\partial y_t/\partial I_t$.
+
+    `decay` is $\lambda$; None means the neuron's own membrane leak
+    ([`spikax.neurons.AbstractNeuron.eligibility_leak`][]). Neuron parameters keep diagonal traces.
+    """
+
+    decay: float | None = eqx.field(static=True, default=None)
+    reset_in_trace: bool = eqx.field(static=True, default=True)
+    self_recurrence: bool = eqx.field(static=True, default=False)
+
+    def init(self, layer, slot, nstate, n_shape, dtype):
+        if slot.field is None:
+            return jnp.zeros(_presyn_shape(layer, slot), dtype)
+        return DiagonalTraces(True).init(layer, slot, nstate, n_shape, dtype)
+
+    def neuron(self, neuron):
+        return neuron
+
+    def update(self, ctx: LayerContext, plan: LayerPlan, slot: Slot, trace, decay):
+        if slot.field is not None:
+            return _diagonal_update(ctx, plan, slot, trace)
+        zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
+        post = ctx.lin(jax.tree_util.tree_map(jnp.zeros_like, ctx.nstate), jnp.ones_like(ctx.current), zero_fields)[1]
+        presyn = None if slot.presyn is None else getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
+        a_hat = decay * trace + (jnp.ones((), ctx.current.dtype) if presyn is None else presyn)
+        e = post[:, None] * a_hat[None, :] if presyn is not None else post * a_hat
+        return a_hat, e
+
+
+class SpatialSignal(eqx.Module):
+    r"""The within-step learning signal $L^l_t = \partial\ell_t/\partial y^l_t$ (symmetric feedback)."""
+
+    needs_delta = False
+
+    def __call__(self, index, spatial, delta):
+        del delta
+        return spatial[index]
+
+
+class FeedbackSignal(eqx.Module):
+    r"""e-prop's broadcast learning signal $L^l_t = B_l\,\delta_t$ for hidden layers (the readout keeps its own)."""
+
+    matrices: tuple
+    hidden: tuple[int, ...] = eqx.field(static=True)
+    needs_delta = True
+
+    def __call__(self, index, spatial, delta):
+        if index in self.hidden:
+            return self.matrices[self.hidden.index(index)].astype(delta.dtype) @ delta
+        return spatial[index]
+
+
+class NextLayerLeak(NamedTuple):
+    """A filter whose decay is the membrane leak of the next layer with a neuron (OTPE)."""
+
+
+class ReadoutLeak(NamedTuple):
+    """A filter whose decay is the readout neuron's membrane leak (e-prop's default `readout_kappa`)."""
+
+
+class RateRegulariser(NamedTuple):
+    """e-prop's firing-rate regulariser $c\\sum_j(\\bar f_j - f^*)^2$ (static numbers)."""
+
+    strength: float
+    target: float
+
+
+class RateTrace(NamedTuple):
+    """Running means for the rate regulariser: step count, spikes per step, eligibilities (one per slot)."""
+
+    count: Any
+    rate: Any
+    eligibilities: tuple
+
+
+class LayerTraces(NamedTuple):
+    """The engine's state for one layer with a neuron: one trace per slot, filtered eligibilities, rate means."""
+
+    traces: tuple
+    filtered: tuple | None
+    rate: RateTrace | None
 
 
 # -- the engine ---------------------------------------------------------------------------------
 
 
 class EligibilityEngine(AbstractEstimator):
-    r"""The diagonal (and separable) eligibility-trace engine behind e-prop, OSTL, SnAp-1, OTTT and OTPE.
+    r"""Eligibility-trace learners (e-prop, OSTL, SnAp-1, OTTT, OTPE), composed of small parts.
 
     Build it with one of the factories ([`eprop`][spikax.online.eprop], [`ostl`][spikax.online.ostl],
-    [`snap1`][spikax.online.snap1], [`ottt`][spikax.online.ottt], [`otpe`][spikax.online.otpe]);
-    the fields are configuration only and both methods are pure.
+    [`snap1`][spikax.online.snap1], [`ottt`][spikax.online.ottt], [`otpe`][spikax.online.otpe]).
+    Every step runs the model through each layer's own `step` (reading its
+    [`spikax.layers.LayerSignals`][]), then advances one trace per trainable leaf:
 
-    - `trace`: `"diagonal"` (per-synapse traces through the neuron's own Jacobian) or
-      `"separable"` (OTTT: a presynaptic trace $\hat a_t = \lambda\hat a_{t-1} + x_t$ times the
-      instantaneous postsynaptic factor $\partial y_t/\partial I_t$).
-    - `reset_in_trace`: keep the reset's derivative inside the trace (OSTL, SnAp-1) or cut it (e-prop).
-    - `self_recurrence`: SnAp-1's diagonal term $R_{jj}$ from a neuron's own previous spike.
-    - `feedback`: None (spatial learning signals, i.e. symmetric feedback) or one matrix per
-      hidden stateful layer, $L^l_t = B_l\,\delta_t$ with $\delta_t$ the loss's derivative at the
-      readout's input current.
+    - `traces`: the trace kind, [`DiagonalTraces`][spikax.online.DiagonalTraces] (per-synapse
+      traces through the neuron's own Jacobian; `reset_in_trace`, SnAp-1's `self_recurrence`) or
+      [`SeparableTraces`][spikax.online.SeparableTraces] (OTTT: presynaptic trace times the
+      instantaneous postsynaptic factor).
+    - `signal`: the learning signal, [`SpatialSignal`][spikax.online.SpatialSignal]
+      ($\partial\ell_t/\partial y^l_t$) or [`FeedbackSignal`][spikax.online.FeedbackSignal]
+      ($B_l\delta_t$, with $\delta_t$ the loss's derivative at the readout's input current).
     - `filters`: per layer, None, the decay $\kappa$ of a low-pass filter on the eligibility,
-      $\bar e_t = \kappa\bar e_{t-1} + e_t$ (e-prop's leaky readout), or `"next"`: the membrane
-      leak of the next stateful layer (OTPE's postsynaptic estimate).
-    - `decays`: per layer, the presynaptic trace decay $\lambda$ (separable traces only; None
-      means the neuron's membrane leak).
-    - `rate_reg`: None or `(c, f_target)`, e-prop's firing-rate regulariser.
+      $\bar e_t = \kappa\bar e_{t-1} + e_t$ (e-prop's leaky readout), or `NextLayerLeak()` (OTPE).
+    - `rate_reg`: None or a `RateRegulariser` (e-prop's firing-rate regulariser).
+
+    All states are NamedTuples ([`LayerTraces`][spikax.online.LayerTraces], one per layer).
     """
 
-    name: str = eqx.field(static=True)
+    owner: str = eqx.field(static=True)
     plans: tuple = eqx.field(static=True)
-    trace: str = eqx.field(static=True)
-    reset_in_trace: bool = eqx.field(static=True)
-    self_recurrence: bool = eqx.field(static=True)
+    traces: Any
+    signal: Any
     filters: tuple = eqx.field(static=True)
-    decays: tuple = eqx.field(static=True)
-    rate_reg: tuple | None = eqx.field(static=True)
-    feedback: tuple | None
+    rate_reg: RateRegulariser | None = eqx.field(static=True)
 
     # -- init ------------------------------------------------------------------------------
     def init(self, params, state0, *, key=None):
@@ -235,244 +368,179 @@ class EligibilityEngine(AbstractEstimator):
         del key
         layers = self.layers(params)
         states = self.layer_states(params, state0)
-        last = stateful_indices(self.plans)[-1] if stateful_indices(self.plans) else None
+        stateful = _stateful(self.plans)
         out = []
         for index, (layer, plan, st) in enumerate(zip(layers, self.plans, states, strict=True)):
-            if plan.kind == "stateless":
+            if not plan.stateful:
+                if jax.tree_util.tree_leaves(st):
+                    raise TypeError(
+                        f"`{self.owner}`: layer {index} ({type(layer).__name__}) has a state but no neuron; eligibility "
+                        "traces follow each layer's neuron, which spikax knows for `spikax.layers.Layer` and "
+                        "`spikax.layers.Recurrent`, with stateless blocks (`Stateless`, `Flatten`, `Pool`) between them. "
+                        "Rebuild the model from those blocks, or use `spikax.online.rtrl` / `spikax.online.bptt`, "
+                        "which take any model.")
                 out.append(None)
                 continue
-            nstate = st.neuron if plan.kind == "recurrent" else st
-            n = jnp.shape(jax.tree_util.tree_leaves(nstate)[0])
-            dtype = jax.tree_util.tree_leaves(nstate)[0].dtype
-            entry = {"traces": {}, "filtered": {}, "rate": None}
-            for slot in plan.slots:
-                extra = self._presyn_shape(layer, slot)
-                if self.trace == "separable" and slot in _CONNECTION_SLOTS:
-                    entry["traces"][slot] = jnp.zeros(extra, dtype)  # presynaptic trace only
-                else:
-                    selfrec = self.self_recurrence and plan.kind == "recurrent"
-                    entry["traces"][slot] = {
-                        "n": jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape + extra, a.dtype), nstate),
-                        "z": jnp.zeros(n + extra, dtype) if selfrec else None,
-                    }
-                if self.filters[index] is not None:
-                    entry["filtered"][slot] = jnp.zeros(n + extra, dtype)
-            if self.rate_reg is not None and index != last:
-                entry["rate"] = {"count": jnp.zeros((), dtype), "rate": jnp.zeros(n, dtype),
-                                 "e": {slot: jnp.zeros(n + self._presyn_shape(layer, slot), dtype)
-                                       for slot in plan.slots}}
-            out.append(entry)
+            nstate = layer.neuron_state(st)
+            leaf = jax.tree_util.tree_leaves(nstate)[0]
+            n, dtype = jnp.shape(leaf), leaf.dtype
+            traces = tuple(self.traces.init(layer, slot, nstate, n, dtype) for slot in plan.slots)
+            filtered = None
+            if self.filters[index] is not None:
+                filtered = tuple(jnp.zeros(n + _presyn_shape(layer, slot), dtype) for slot in plan.slots)
+            rate = None
+            if self.rate_reg is not None and index != stateful[-1]:
+                rate = RateTrace(jnp.zeros((), dtype), jnp.zeros(n, dtype),
+                                 tuple(jnp.zeros(n + _presyn_shape(layer, slot), dtype) for slot in plan.slots))
+            out.append(LayerTraces(traces, filtered, rate))
         return tuple(out)
 
-    @staticmethod
-    def _presyn_shape(layer, slot) -> tuple[int, ...]:
-        if slot == "W":
-            return (layer.connection.in_features,)
-        if slot == "R":
-            return (layer.recurrent.in_features,)
-        return ()
-
     # -- one step ----------------------------------------------------------------------------
-    def _forward(self, layers, states, x, target, out_probes, current_probe, free):
-        """One model step with probes on every output and on the readout's current; returns the loss."""
-        new_states, records = [], []
-        last = len(layers) - 1
-        for index, (layer, plan, st) in enumerate(zip(layers, self.plans, states, strict=True)):
-            if plan.kind == "stateless":
-                y = (layer if free[index] is None else eqx.combine(free[index], layer)).apply(x)
-                if index == last and current_probe is not None:
-                    y = y + current_probe
-                new, record = st, None
-            else:
-                current = layer.connection(x)
-                z_prev = st.spikes if plan.kind == "recurrent" else None
-                if z_prev is not None:
-                    current = current + layer.recurrent(z_prev)
-                if index == last and current_probe is not None:
-                    current = current + current_probe
-                nstate = st.neuron if plan.kind == "recurrent" else st
-                new_n, y = layer.neuron(nstate, current)
-                record = (x, z_prev, nstate, current)
-            y = y + out_probes[index]
-            if plan.kind == "recurrent":
-                new = RecurrentState(neuron=new_n, spikes=y)
-            elif plan.kind == "layer":
-                new = new_n
-            new_states.append(new)
-            records.append(record)
-            x = y
-        return self.loss(x, target), (tuple(new_states), x, tuple(records))
-
     def step(self, params, lstate, state, x, target, *, key=None):
         """One time step: `(state, lstate, y_t, loss_t, grad_t)` with `grad_t` shaped like `params`."""
         del key
-        layers = self.layers(params)
-        states = self.layer_states(params, state)
-        p_layers = _blocks(params)
-        # Trainable stateless layers get their (exact, memoryless) gradient from the same vjp.
-        free = tuple(pl if plan.kind == "stateless" and jax.tree_util.tree_leaves(pl) else None
+        model = self.model(params)
+        layers, chained = _layers_of(model)
+        states = state if chained else (state,)
+        p_layers = _layers_of(params)[0]
+        # Trainable layers without a neuron get their (exact, memoryless) gradient from the same vjp.
+        free = tuple(pl if not plan.stateful and jax.tree_util.tree_leaves(pl) else None
                      for pl, plan in zip(p_layers, self.plans, strict=True))
-        _, outputs = jax.eval_shape(lambda: self.layer_outputs(params, state, x))
-        out_probes = tuple(jnp.zeros(o.shape, o.dtype) for o in outputs)
-        current_probe = None
-        if self.feedback is not None:
-            # neurons are elementwise, so the readout's current has the shape of its output
-            current_probe = jnp.zeros(outputs[-1].shape, outputs[-1].dtype)
 
-        def f(probes, cprobe, free_params):
-            return self._forward(layers, states, x, target, probes, cprobe, free_params)
+        def f(probes, free_params):
+            x_l, new_states, signals = x, [], []
+            for layer, st, probe, fp in zip(layers, states, probes, free_params, strict=True):
+                layer = layer if fp is None else eqx.combine(fp, layer)
+                st, x_l, sig = layer.step(st, x_l)
+                x_l = x_l if probe is None else x_l + probe
+                new_states.append(st)
+                signals.append(sig)
+            return self.loss(x_l, target), (tuple(new_states), x_l, tuple(signals))
 
-        loss, pullback, (new_states, y, records) = jax.vjp(f, out_probes, current_probe, free, has_aux=True)
-        signals, delta, free_grads = pullback(jnp.ones_like(loss))
+        out_shapes = jax.eval_shape(lambda: f((None,) * len(layers), free)[1][2])
+        probes = tuple(jnp.zeros(s.output.shape, s.output.dtype) for s in out_shapes)
+        loss, pullback, (new_states, y, signals) = jax.vjp(f, probes, free, has_aux=True)
+        spatial, free_grads = pullback(jnp.ones_like(loss))
+        delta = self._readout_delta(layers[-1], self.plans[-1], states[-1], signals[-1], target, spatial[-1]) \
+            if self.signal.needs_delta else None
 
-        stateful = stateful_indices(self.plans)
-        hidden = stateful[:-1]
         new_lstate, grad_layers = [], []
-        zero_layers = _blocks(jax.tree_util.tree_map(jnp.zeros_like, params))
+        zero_layers = _layers_of(jax.tree_util.tree_map(jnp.zeros_like, params))[0]
         for index, (layer, plan, entry) in enumerate(zip(layers, self.plans, lstate, strict=True)):
-            if plan.kind == "stateless":
+            if not plan.stateful:
                 new_lstate.append(None)
                 grad_layers.append(zero_layers[index] if free_grads[index] is None else free_grads[index])
                 continue
-            signal = signals[index]
-            if self.feedback is not None and index in hidden:
-                signal = self.feedback[hidden.index(index)].astype(delta.dtype) @ delta
-            kappa = self._filter(index, layers, records[index][3].dtype)
-            entry, grads = self._layer_step(index, layer, plan, entry, records[index], signal, kappa)
+            learning_signal = self.signal(index, spatial, delta)
+            entry, grads = self._layer_step(index, layers, plan, entry, states[index], signals[index], learning_signal)
             new_lstate.append(entry)
-            grad_layers.append(_with_grads(zero_layers[index], plan.slots, grads))
-        grad = _rebuild(jax.tree_util.tree_map(jnp.zeros_like, params), grad_layers)
-        new_state = new_states if isinstance(self.model(params), Chain) else new_states[0]
-        return new_state, tuple(new_lstate), y, loss, grad
+            grad_layers.append(eqx.tree_at(lambda L: [s.leaf(L) for s in plan.slots], zero_layers[index], list(grads))
+                               if plan.slots else zero_layers[index])
+        grad = eqx.tree_at(lambda c: c.layers, params, tuple(grad_layers)) if chained else grad_layers[0]
+        return (new_states if chained else new_states[0]), tuple(new_lstate), y, loss, grad
 
-    def _layer_step(self, index, layer, plan, entry, record, signal, kappa):
-        x, z_prev, nstate, current = record
-        neuron = layer.neuron if self.reset_in_trace else detach_reset(layer.neuron)
-        _, y, lin = linearize_neuron(neuron, nstate, current, plan.neuron_fields)
-        zero_current = jnp.zeros_like(current)
-        zero_fields = tuple(jnp.zeros_like(current) for _ in plan.neuron_fields)
-        ones = jnp.ones_like(current)
+    def _readout_delta(self, readout, plan, st, signals, target, spatial_out):
+        r"""$\delta_t = \partial\ell_t/\partial I^{out}_t$ through the readout's neuron (its output for a readout without one)."""
+        if not plan.stateful:
+            return spatial_out
+        nstate = readout.neuron_state(st)
+        return jax.grad(lambda i: self.loss(readout.neuron(nstate, i)[1], target))(signals.current)
+
+    def _layer_step(self, index, layers, plan, entry, st, signals, learning_signal):
+        layer = layers[index]
+        nstate = layer.neuron_state(st)
+        current = signals.current
+        _, y, lin = linearize_neuron(self.traces.neuron(layer.neuron), nstate, current, plan.neuron_fields)
         self_weight = None
-        if self.self_recurrence and plan.kind == "recurrent":
-            self_weight = jnp.diagonal(layer.recurrent.weight).astype(current.dtype)
-        post = None
-        if self.trace == "separable":
-            # instantaneous postsynaptic factor dy_t/dI_t (earlier state held fixed)
-            post = lin(jax.tree_util.tree_map(jnp.zeros_like, nstate), ones, zero_fields)[1]
-            decay = self._decay(index, layer, current.dtype)
-        traces, filtered, eligibilities = {}, {}, {}
-        for slot in plan.slots:
-            presyn = {"W": x, "R": z_prev}.get(slot)
-            if self.trace == "separable" and slot in _CONNECTION_SLOTS:
-                signal_in = jnp.ones((), current.dtype) if presyn is None else presyn.astype(current.dtype)
-                a_hat = decay * entry["traces"][slot] + signal_in
-                traces[slot] = a_hat
-                e = post[:, None] * a_hat[None, :] if presyn is not None else post * a_hat
-            else:
-                if slot in _CONNECTION_SLOTS:
-                    d_current, d_fields = ones, zero_fields
-                else:
-                    k = plan.neuron_fields.index(slot)
-                    d_current = zero_current
-                    d_fields = tuple(ones if i == k else z for i, z in enumerate(zero_fields))
-                traces[slot], e = trace_step(lin, entry["traces"][slot], d_current, d_fields,
-                                             presyn=None if presyn is None else presyn.astype(current.dtype),
-                                             self_weight=self_weight)
-            eligibilities[slot] = e
-            if kappa is not None:
-                filtered[slot] = kappa * entry["filtered"][slot] + e
-        grads = []
-        rate = entry["rate"]
+        if self.traces.self_recurrence and _recurrent_connection(layer) is not None:
+            self_weight = jnp.diagonal(_recurrent_connection(layer).weight).astype(current.dtype)
+        ctx = LayerContext(lin, nstate, current, signals, self_weight)
+        decay = self._decay(layer, current.dtype) if isinstance(self.traces, SeparableTraces) else None
+        updates = [self.traces.update(ctx, plan, slot, trace, decay) for slot, trace in zip(plan.slots, entry.traces)]
+        traces = tuple(u[0] for u in updates)
+        eligibilities = tuple(u[1] for u in updates)
+        kappa = self._filter(index, layers, current.dtype)
+        filtered = None if kappa is None else tuple(kappa * f + e for f, e in zip(entry.filtered, eligibilities))
+        rate, new_rate = entry.rate, None
         if rate is not None:
             # The regulariser's e-prop gradient is G_t = 2c (f̄_t - f*) Ē_t with running means f̄, Ē of the
             # spikes and eligibilities; emitting its increments G_t - G_{t-1} makes them sum to G_T. With
             # d = f̄_t - f̄_{t-1}: G_t - G_{t-1} = 2c [(d - (f̄_t - f*)/t) Ē_{t-1} + (f̄_t - f*)/t e_t].
             c, f_target = self.rate_reg
-            count = rate["count"] + 1
-            new_rate = rate["rate"] + (y - rate["rate"]) / count
-            w = 2 * c * (new_rate - f_target) / count
-            u = 2 * c * (new_rate - rate["rate"]) - w
-            new_e = {s: rate["e"][s] + (eligibilities[s] - rate["e"][s]) / count for s in plan.slots}
-        for slot in plan.slots:
-            e = filtered[slot] if kappa is not None else eligibilities[slot]
+            count = rate.count + 1
+            mean_rate = rate.rate + (y - rate.rate) / count
+            w = 2 * c * (mean_rate - f_target) / count
+            u = 2 * c * (mean_rate - rate.rate) - w
+            new_rate = RateTrace(count, mean_rate, tuple(m + (e - m) / count
+                                                         for m, e in zip(rate.eligibilities, eligibilities)))
+        grads = []
+        for k, slot in enumerate(plan.slots):
+            e = eligibilities[k] if filtered is None else filtered[k]
             if rate is None:
-                g = _outer_signal(signal, e)
-            elif kappa is None:
-                g = _outer_signal(signal + w, e) + _outer_signal(u, rate["e"][slot])
+                g = _outer_signal(learning_signal, e)
+            elif filtered is None:
+                g = _outer_signal(learning_signal + w, e) + _outer_signal(u, rate.eligibilities[k])
             else:
-                g = _outer_signal(signal, e) + _outer_signal(w, eligibilities[slot]) + _outer_signal(u, rate["e"][slot])
-            target_shape = jnp.shape(_slot_leaf(layer, slot))
-            grads.append(_sum_to_shape(g, target_shape).astype(_slot_leaf(layer, slot).dtype))
-        new_entry = {"traces": traces, "filtered": filtered,
-                     "rate": None if rate is None else {"count": count, "rate": new_rate, "e": new_e}}
-        return new_entry, grads
+                g = (_outer_signal(learning_signal, e) + _outer_signal(w, eligibilities[k])
+                     + _outer_signal(u, rate.eligibilities[k]))
+            leaf = slot.leaf(layer)
+            grads.append(_sum_to_shape(g, jnp.shape(leaf)).astype(leaf.dtype))
+        return LayerTraces(traces, filtered, new_rate), grads
 
     def _filter(self, index, layers, dtype):
         """The eligibility filter's decay for layer `index`: a number, the next stateful layer's leak, or None."""
         kappa = self.filters[index]
         if kappa is None:
             return None
-        if kappa == "next":
-            following = [i for i in stateful_indices(self.plans) if i > index][0]
-            return jax.lax.stop_gradient(membrane_leak(f"spikax.online.{self.name}", layers[following].neuron, dtype))
+        if isinstance(kappa, NextLayerLeak | ReadoutLeak):
+            following = [i for i in _stateful(self.plans) if i > index][0 if isinstance(kappa, NextLayerLeak) else -1]
+            return jax.lax.stop_gradient(membrane_leak(self.owner, layers[following].neuron, dtype))
         return jnp.asarray(kappa, dtype)
 
-    def _decay(self, index, layer, dtype):
-        decay = self.decays[index]
-        if decay is None:
-            return jax.lax.stop_gradient(membrane_leak(f"spikax.online.{self.name}", layer.neuron, dtype))
-        return jnp.asarray(decay, dtype)
-
-
-def _outer_signal(signal, e):
-    """`L_j * e_j...` with the learning signal broadcast over the presynaptic axes."""
-    return signal.reshape(signal.shape + (1,) * (e.ndim - signal.ndim)) * e
+    def _decay(self, layer, dtype):
+        if self.traces.decay is None:
+            return jax.lax.stop_gradient(membrane_leak(self.owner, layer.neuron, dtype))
+        return jnp.asarray(self.traces.decay, dtype)
 
 
 # -- leaks (for separable traces and filters) ---------------------------------------------------
 
 
 def membrane_leak(owner: str, neuron, dtype):
-    r"""The per-step membrane decay $\lambda$ of a neuron whose membrane is a single leaky integrator.
+    r"""The per-step membrane decay $\lambda$ the neuron reports ([`spikax.neurons.AbstractNeuron.eligibility_leak`][]).
 
     LIF and LI: $\beta$; ALIF: $\alpha$; IF: 1. Other neurons have no single membrane leak
     (CubaLIF filters twice, Izhikevich/AdEx are non-linear), so a learner that needs one asks
     for it explicitly.
     """
-    from ..neurons import ALIF, IF, LI, LIF
-
-    if isinstance(neuron, (LIF, LI)):
-        return neuron.param("beta", dtype)
-    if isinstance(neuron, ALIF):
-        return neuron.param("alpha", dtype)
-    if isinstance(neuron, IF):
-        return jnp.ones((), dtype)
-    raise ValueError(
-        f"`{owner}`: a {type(neuron).__name__} neuron has no single membrane leak to use as the trace decay "
-        "(only LIF, LI, ALIF and IF do: the separable trace assumes a membrane that integrates its input with one "
-        "leak). Pass `trace_decay=` explicitly, or use `spikax.online.ostl`, whose diagonal traces follow any neuron."
-    )
+    leak = neuron.eligibility_leak(dtype)
+    if leak is None:
+        raise ValueError(
+            f"`{owner}`: a {type(neuron).__name__} neuron has no single membrane leak to use as the trace decay "
+            "(its `eligibility_leak()` is None; LIF, LI, ALIF and IF have one: the separable trace assumes a membrane "
+            "that integrates its input with one leak). Pass `trace_decay=` explicitly, or use `spikax.online.ostl`, "
+            "whose diagonal traces follow any neuron."
+        )
+    return leak
 
 
 # -- factories ------------------------------------------------------------------------------------
 
 
-def build_engine(owner: str, name: str, model, loss_fn, *, trace="diagonal", reset_in_trace=True,
-                 self_recurrence=False, feedback=None, filters=None, decays=None, rate_reg=None):
+def build_engine(owner: str, model, loss_fn, *, traces, signal=None, filters=None, rate_reg=None):
+    """Check the model, plan every layer and assemble an [`EligibilityEngine`][spikax.online.EligibilityEngine]."""
     treedef, static = _bind(owner, model, loss_fn)
     from .._trainable import trainable
 
     params, _ = eqx.partition(model, trainable(model))
-    plans = plan_model(owner, model, params)
-    stateful = stateful_indices(plans)
-    if not stateful:
+    plans = tuple(plan_layer(owner, i, layer, lp)
+                  for i, (layer, lp) in enumerate(zip(_layers_of(model)[0], _layers_of(params)[0], strict=True)))
+    if not _stateful(plans):
         raise ValueError(f"`{owner}`: the model has no stateful layer (a layer with a neuron) to keep traces for.")
-    n = len(plans)
-    filters = (None,) * n if filters is None else tuple(filters)
-    decays = (None,) * n if decays is None else tuple(decays)
-    return EligibilityEngine(static=static, loss_fn=loss_fn, params_treedef=treedef, name=name, plans=plans,
-                             trace=trace, reset_in_trace=reset_in_trace, self_recurrence=self_recurrence,
-                             filters=filters, decays=decays, rate_reg=rate_reg, feedback=feedback)
+    filters = (None,) * len(plans) if filters is None else tuple(filters)
+    return EligibilityEngine(static=static, loss_fn=loss_fn, params_treedef=treedef, owner=owner, plans=plans,
+                             traces=traces, signal=SpatialSignal() if signal is None else signal, filters=filters,
+                             rate_reg=rate_reg)
 
 
 def _check_flag(owner, name, value):
@@ -482,8 +550,7 @@ def _check_flag(owner, name, value):
 
 def _feedback_matrices(owner, model, plans, feedback, key):
     """None for symmetric feedback, else one `[n_hidden_l, n_readout]` matrix per hidden stateful layer."""
-    stateful = stateful_indices(plans)
-    hidden = stateful[:-1]
+    hidden = _stateful(plans)[:-1]
     if isinstance(feedback, str):
         if feedback == "symmetric":
             return None
@@ -494,7 +561,7 @@ def _feedback_matrices(owner, model, plans, feedback, key):
         raise ValueError(f"`{owner}`: feedback={feedback!r} needs at least one hidden stateful layer below the readout; "
                          "the model has a single stateful layer, whose learning signal is exact. Use "
                          "feedback='symmetric'.")
-    blocks = _blocks(model)
+    blocks = _layers_of(model)[0]
     shapes = [(_width(owner, blocks[i]), _width(owner, blocks[-1])) for i in hidden]
     if isinstance(feedback, str):  # random
         if key is None:
@@ -519,7 +586,7 @@ def _feedback_matrices(owner, model, plans, feedback, key):
 
 def _width(owner, layer) -> int:
     """The number of outputs of a layer with a dense connection."""
-    fn = getattr(layer, "fn", None) if isinstance(layer, AbstractStateless) else layer.connection
+    fn = getattr(layer, "connection", getattr(layer, "fn", None))
     if not isinstance(fn, eqx.nn.Linear) or fn.out_features == "scalar":
         raise TypeError(f"`{owner}`: feedback matrices need dense (`equinox.nn.Linear`) layers to size them; got a "
                         f"{type(fn).__name__}. Use feedback='symmetric'.")
@@ -565,6 +632,9 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
       matrix $B$ `[n_hidden, n_out]` itself (a tuple of them for several hidden layers).
     - `readout_kappa`: the leak $\kappa$ of a leaky readout; hidden layers' eligibilities are then
       filtered by it, which accounts for the readout's memory. For `LI(beta=κ)` this is exact.
+      Default (None): the readout neuron's own leak
+      ([`spikax.neurons.AbstractNeuron.eligibility_leak`][], e.g. $\beta$ of an `LI` readout), read at
+      every step; no filter when the readout has none. `readout_kappa=0` switches the filter off.
     - `reset_in_trace`: keep the reset's derivative in the traces (default False, as in e-prop).
     - `rate_reg`: `(c, f_target)` adds $c\sum_j(\bar f_j - f^*)^2$ per hidden neuron, $\bar f_j$ its
       mean spikes per step over the sequence; the online gradient is emitted as increments of
@@ -587,19 +657,22 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
     """
     owner = "spikax.online.eprop"
     _check_flag(owner, "reset_in_trace", reset_in_trace)
-    engine = build_engine(owner, "eprop", model, loss_fn, reset_in_trace=reset_in_trace,
+    engine = build_engine(owner, model, loss_fn, traces=DiagonalTraces(reset_in_trace),
                           rate_reg=_check_rate_reg(owner, rate_reg))
     matrices = _feedback_matrices(owner, model, engine.plans, feedback, key)
-    filters = (None,) * len(engine.plans)
-    if readout_kappa is not None:
+    signal = SpatialSignal() if matrices is None else FeedbackSignal(matrices, _stateful(engine.plans)[:-1])
+    if readout_kappa is None:
+        readout = _layers_of(model)[0][-1]
+        leaky = engine.plans[-1].stateful and readout.neuron.eligibility_leak() is not None
+        kappa = ReadoutLeak() if leaky else None
+    else:
         kappa = float(readout_kappa)
         if not 0 <= kappa <= 1:
             raise ValueError(f"`{owner}`: `readout_kappa` is the readout's per-step leak and must lie in [0, 1], "
                              f"got {readout_kappa!r}.")
-        last = len(engine.plans) - 1
-        filters = tuple(kappa if (p.kind != "stateless" and i != last) else None
-                        for i, p in enumerate(engine.plans))
-    return dataclasses.replace(engine, feedback=matrices, filters=filters)
+    last = len(engine.plans) - 1
+    filters = tuple(kappa if (p.stateful and i != last) else None for i, p in enumerate(engine.plans))
+    return dataclasses.replace(engine, signal=signal, filters=filters)
 
 
 def ostl(model, loss_fn) -> EligibilityEngine:
@@ -619,11 +692,17 @@ def ostl(model, loss_fn) -> EligibilityEngine:
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.ostl(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)
     ```
     """
-    return build_engine("spikax.online.ostl", "ostl", model, loss_fn, reset_in_trace=True)
+    return build_engine("spikax.online.ostl", model, loss_fn, traces=DiagonalTraces(True))
 
 
 def snap1(model, loss_fn) -> EligibilityEngine:
@@ -641,8 +720,14 @@ def snap1(model, loss_fn) -> EligibilityEngine:
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.snap1(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)
     ```
     """
-    return build_engine("spikax.online.snap1", "snap1", model, loss_fn, reset_in_trace=True, self_recurrence=True)
+    return build_engine("spikax.online.snap1", model, loss_fn, traces=DiagonalTraces(True, self_recurrence=True))

@@ -17,11 +17,10 @@ learnable neuron parameters, which use the diagonal trace of [`spikax.online.ost
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax.numpy as jnp
 
-from ._eligibility import EligibilityEngine, build_engine, membrane_leak, stateful_indices
+from ._api import _layers_of
+from ._eligibility import EligibilityEngine, NextLayerLeak, SeparableTraces, _stateful, build_engine, membrane_leak
 
 
 def _check_decay(owner, trace_decay):
@@ -34,11 +33,9 @@ def _check_decay(owner, trace_decay):
     return value
 
 
-def _check_leaks(owner, model, plans, need):
+def _check_leaks(owner, model, need):
     """Raise now (not inside jit) when a layer whose leak is needed has none."""
-    from ._eligibility import _blocks
-
-    blocks = _blocks(model)
+    blocks = _layers_of(model)[0]
     for index in need:
         membrane_leak(owner, blocks[index].neuron, jnp.float32)
 
@@ -62,16 +59,22 @@ def ottt(model, loss_fn, *, trace_decay=None) -> EligibilityEngine:
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.ottt(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)
     ```
     """
     owner = "spikax.online.ottt"
     decay = _check_decay(owner, trace_decay)
-    engine = build_engine(owner, "ottt", model, loss_fn, trace="separable", reset_in_trace=True)
+    engine = build_engine(owner, model, loss_fn, traces=SeparableTraces(decay))
     if decay is None:
-        _check_leaks(owner, model, engine.plans, stateful_indices(engine.plans))
-    return dataclasses.replace(engine, decays=(decay,) * len(engine.plans))
+        _check_leaks(owner, model, _stateful(engine.plans))
+    return engine
 
 
 def otpe(model, loss_fn, *, trace_decay=None) -> EligibilityEngine:
@@ -92,14 +95,20 @@ def otpe(model, loss_fn, *, trace_decay=None) -> EligibilityEngine:
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.otpe(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)
     ```
     """
     owner = "spikax.online.otpe"
     decay = _check_decay(owner, trace_decay)
-    engine = build_engine(owner, "otpe", model, loss_fn, trace="separable", reset_in_trace=True)
-    stateful = stateful_indices(engine.plans)
-    _check_leaks(owner, model, engine.plans, stateful[1:] if decay is not None else stateful)
-    filters = tuple("next" if (i in stateful and i != stateful[-1]) else None for i in range(len(engine.plans)))
-    return dataclasses.replace(engine, decays=(decay,) * len(engine.plans), filters=filters)
+    stateful = _stateful(build_engine(owner, model, loss_fn, traces=SeparableTraces(decay)).plans)
+    _check_leaks(owner, model, stateful[1:] if decay is not None else stateful)
+    filters = tuple(NextLayerLeak() if (i in stateful and i != stateful[-1]) else None
+                    for i in range(len(_layers_of(model)[0])))
+    return build_engine(owner, model, loss_fn, traces=SeparableTraces(decay), filters=filters)
