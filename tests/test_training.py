@@ -334,6 +334,15 @@ def test_nan_inputs_stop_fit_and_evaluate_naming_the_examples(getkey):
     bad = eqx.tree_at(lambda n: n.layers[0].connection.weight, net, net.layers[0].connection.weight.at[0, 0].set(np.nan))
     with pytest.raises(ValueError, match=r"NaN or infinite parameters in .*layers\[0\]\.connection\.weight"):
         training.evaluate(bad, LOSS, tiny_data(8))
+    with pytest.raises(ValueError, match=r"fit`: the model has NaN or infinite parameters"):
+        training.fit(bad, LOSS, tiny_data(8), epochs=1, optimizer=SGD, progress=False)
+
+
+def test_labels_outside_the_classes_stop_fit(getkey):
+    x, y = tiny_data(16)
+    y[3] = 2  # the network has 2 outputs
+    with pytest.raises(Exception, match=r"a label lies outside \[0, 2\)"):
+        training.fit(tiny_net(getkey()), LOSS, (x, y), epochs=1, batch_size=16, optimizer=SGD, progress=False)
 
 
 def test_skip_mode_skips_the_nan_batch_and_keeps_the_weights_finite(getkey):

@@ -329,6 +329,7 @@ def fit(model, loss_fn: Callable, train_data, *, epochs: int = 10, batch_size: i
         _check_finite_inputs(_OWNER, "test_data", test_data[0])
     if on_nonfinite == "raise":
         _check_finite_inputs(_OWNER, "train_data", x, fix="or pass `on_nonfinite='skip'` to skip their batches")
+    _check_finite_model(_OWNER, model)
     monitor = monitor or ("val_loss" if val_data is not None else "loss")
     if monitor.startswith("val_") and val_data is None:
         raise ValueError(f"`{_OWNER}`: `monitor={monitor!r}` needs validation data; pass `val_data=(x_val, y_val)` "
@@ -536,7 +537,7 @@ def _check_finite_model(owner: str, model) -> None:
     if bad:
         raise ValueError(f"`{owner}`: the model has NaN or infinite parameters in {', '.join(bad[:6])}"
                          f"{', ...' if len(bad) > 6 else ''}. Its spikes would hide them and the metrics would look "
-                         "finite. Load a checkpoint saved before training diverged.")
+                         "finite. Rebuild the model, or load a checkpoint saved before training diverged.")
 
 
 def _positive_int(owner: str, name: str, value) -> int:
