@@ -52,6 +52,7 @@ state, ys = spikax_torch.run(net, None, torch.rand(50, 4, 3))
 
 from . import convert as convert
 from . import encoding as encoding
+from . import io as io  # NIR through spikax.io (needs JAX and nir, imported when used)
 from . import layers as layers
 from . import loop as loop
 from . import losses as losses

@@ -461,6 +461,70 @@ def save_nir(path, model, *, dt: float, input_shape=None, reset_policy: str = "w
     return graph
 
 
+def normalize_gains(graph, to: str = "one", *, dt: float | None = None):
+    r"""A copy of `graph` whose spiking nodes have their input gain `r` rescaled, for peers that expect one.
+
+    Multiplying a neuron's `r` and `v_threshold` by the same factor $c$ scales its membrane by
+    $c$ and leaves its spikes unchanged whenever `v_leak = v_reset = 0` (up to float rounding).
+
+    - `to="tau/dt"`: $r = 	au_{mem}/\Delta t$ (LIF: $	au/\Delta t$), what snnTorch 1.0's
+      `CubaLIF` importer asserts.
+    - `to="one"`: $r = 1$, what Norse's LIF importer assumes (it ignores `r`).
+
+    **Arguments:**
+
+    - `graph`: a `nir.NIRGraph` (subgraphs included).
+    - `to`: `"one"` or `"tau/dt"`.
+    - `dt`: the time step for `"tau/dt"`; default: the graph's metadata.
+
+    **Returns:** a new `nir.NIRGraph`.
+
+    **Raises:** `ValueError` for a node with non-zero `v_leak` or `v_reset` (the spikes would change).
+
+    **Example:**
+
+    ```python
+    net = spikax.layers.dense(3, 4, spikax.neurons.CubaLIF(reset="zero"), key=key)
+    graph = spikax.io.normalize_gains(spikax.io.to_nir(net, dt=1e-4), to="tau/dt")
+    graph.nodes["0.neuron"].r  # tau_mem / dt for every neuron
+    ```
+    """
+    import copy
+
+    check_choice("spikax.io.normalize_gains", "target", to, ("one", "tau/dt"))
+    if to == "tau/dt":
+        dt = (getattr(graph, "metadata", None) or {}).get("dt") if dt is None else dt
+        if dt is None:
+            raise ValueError("`spikax.io.normalize_gains`: `to='tau/dt'` needs the time step; the graph has no 'dt' in "
+                             "its metadata, so pass `dt=`.")
+    graph = copy.deepcopy(graph)
+
+    def visit(g):
+        for name, node in g.nodes.items():
+            kind = type(node).__name__
+            if kind == "NIRGraph":
+                visit(node)
+                continue
+            if kind not in ("LIF", "CubaLIF", "IF"):
+                continue
+            if np.any(np.asarray(getattr(node, "v_leak", 0.0)) != 0) or np.any(np.asarray(node.v_reset) != 0):
+                raise ValueError(f"`spikax.io.normalize_gains`: node {name!r} has a non-zero v_leak or v_reset, so "
+                                 "rescaling its gain would change its spikes. Leave this graph as it is.")
+            r = np.asarray(node.r, np.float64)
+            if to == "one":
+                target = np.ones_like(r)
+            elif kind == "IF":
+                continue  # IF has no time constant: its r is a per-step gain
+            else:
+                target = np.asarray(node.tau_mem if kind == "CubaLIF" else node.tau, np.float64) / float(dt)
+            factor = target / r
+            node.r = _array(target)
+            node.v_threshold = _array(np.asarray(node.v_threshold, np.float64) * factor)
+
+    visit(graph)
+    return graph
+
+
 # ============================================================================================
 # Import
 # ============================================================================================
@@ -826,7 +890,13 @@ def _simplify(blocks, order, flat, start, end):
     line = [(INPUT, order[0])] + list(zip(order[:-1], order[1:]))
     if sorted(edges) == sorted(line) and outs == [order[-1]]:
         return Chain([blocks[n] for n in order])
-    return Graph({n: blocks[n] for n in order}, edges, output=outs[0])
+    # Node names without dots (NIR subgraph paths), which torch module names cannot hold.
+    names = {n: n.replace(".", "_") for n in order}
+    if len(set(names.values())) != len(names):
+        names = {n: f"n{i}_{n.replace('.', '_')}" for i, n in enumerate(order)}
+    names[INPUT] = INPUT
+    return Graph({names[n]: blocks[n] for n in order}, [(names[a], names[b]) for a, b in edges],
+                 output=names[outs[0]])
 
 
 def load_nir(path, *, dt: float | None = None, dtype=None):
