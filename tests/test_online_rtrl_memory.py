@@ -102,3 +102,39 @@ def test_an_influence_matrix_that_does_not_fit_raises_before_allocating(getkey):
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ValueError, match="max_bytes"):
             online.rtrl(net, mse, max_bytes=bad)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_sparse_snap_equals_rtrl_with_its_dense_mask(n, getkey):
+    """SnAp keeps only its pattern's entries (SnApState) and gives RTRL's gradient under the same mask."""
+    net, params, state0, xs, targets = problem(getkey(), 6)
+    est = online.snap(net, mse, n)
+    lstate = eqx.filter_jit(est.init)(params, state0)
+    assert isinstance(lstate, online.SnApState)
+    mask = lstate.mask
+    n_s, n_p = flat(state0).size, flat(params).size
+    assert mask.shape == (n_s, n_p)
+    kept = lstate.values.size + lstate.wide_values.size
+    assert kept >= int(mask.sum())
+    if n == 1:  # SnAp-1 is sparse: a weight reaches its own neuron's rows (and the readout's)
+        assert kept < n_s * n_p // 3
+    _, grad_sparse = online.run(est, params, state0, xs, targets)
+    _, grad_dense = online.run(online.rtrl(net, mse, mask=mask), params, state0, xs, targets)
+    _, grad_exact = online.run(online.rtrl(net, mse), params, state0, xs, targets)
+    np.testing.assert_allclose(flat(grad_sparse), flat(grad_dense), rtol=1e-12,
+                               atol=1e-13 * float(jnp.max(jnp.abs(flat(grad_dense)))))
+    if n == 1:
+        assert float(jnp.linalg.norm(flat(grad_sparse) - flat(grad_exact))) > 1e-8  # an approximation
+
+    # the dense view of the carried state is the masked influence matrix of dense masked RTRL
+    def influence(est):
+        def body(carry, inputs):
+            state, ls = carry
+            state, ls, _, _, _ = est.step(params, ls, state, *inputs)
+            return (state, ls), None
+        (_, ls), _ = jax.lax.scan(body, (state0, est.init(params, state0)), (xs, targets))
+        return ls.influence
+
+    np.testing.assert_allclose(eqx.filter_jit(influence)(est), eqx.filter_jit(influence)(online.rtrl(net, mse,
+                                                                                                      mask=mask)),
+                               rtol=1e-12, atol=1e-14)
