@@ -14,7 +14,6 @@ from ._api import train as train
 from ._rtrl import RTRL as RTRL
 from ._rtrl import RTRLState as RTRLState
 from ._rtrl import SnApState as SnApState
-from ._rtrl import SnApState as SnApState
 from ._rtrl import rtrl as rtrl
 from ._rtrl import snap as snap
 from ._eligibility import DiagonalTrace as DiagonalTrace
