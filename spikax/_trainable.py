@@ -20,6 +20,8 @@ def trainable(model) -> object:
     **Example:**
 
     ```python
+    model = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(learnable="beta"), key=key)])
+    loss = lambda m: jnp.sum(spikax.run(m, m.init_state((3,)), jnp.ones((10, 3)))[1])
     params, static = eqx.partition(model, spikax.trainable(model))
     grads = jax.grad(lambda p: loss(eqx.combine(p, static)))(params)
     ```

@@ -70,7 +70,10 @@ def md5sum(path: str | os.PathLike) -> str:
     **Example:**
 
     ```python
-    spikax.datasets.md5sum("digits/digits.csv.gz")  # '9b335364a7bfd63947c7480a5bd51f2d'
+    import pathlib, tempfile
+    path = pathlib.Path(tempfile.mkdtemp()) / "hello.txt"
+    path.write_text("hello")
+    spikax.datasets.md5sum(path)  # '5d41402abc4b2a76b9719d911017c592'
     ```
     """
     digest = hashlib.md5()

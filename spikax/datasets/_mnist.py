@@ -43,7 +43,10 @@ def read_idx(path: str | os.PathLike, limit: int | None = None) -> np.ndarray:
     **Example:**
 
     ```python
-    labels = spikax.datasets.read_idx("mnist/t10k-labels-idx1-ubyte.gz", limit=10)  # uint8, (10,)
+    import pathlib, tempfile
+    path = pathlib.Path(tempfile.mkdtemp()) / "labels-idx1-ubyte"  # a tiny IDX file: magic, count, data
+    path.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 1]))
+    labels = spikax.datasets.read_idx(path, limit=2)  # array([7, 2], dtype=uint8)
     ```
     """
     opener = gzip.open if str(path).endswith(".gz") else open

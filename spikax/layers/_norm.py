@@ -37,7 +37,7 @@ class BNTT(AbstractLayer):
     `jax.vmap` binds the axis name `"batch"`) or your own `jax.vmap(..., axis_name="batch")`.
     *Running statistics* per time step are updated in the state during training
     (`m \leftarrow (1-\text{momentum})\, m + \text{momentum}\, \mu_t`); copy them into the layer with
-    [`BNTT.with_statistics`][] and switch to inference mode (`equinox.nn.inference_mode`), where
+    [`BNTT.with_statistics`][spikax.layers.BNTT.with_statistics] and switch to inference mode (`equinox.nn.inference_mode`), where
     the stored running statistics replace the batch ones and no batch is needed.
 
     **Arguments:**

@@ -29,6 +29,8 @@ class BPTT(AbstractGradientMethod):
     **Example:**
 
     ```python
+    net = spikax.Chain([spikax.layers.dense(3, 8, spikax.neurons.LIF(), key=key)])
+    state, xs = net.init_state((3,)), jnp.ones((100, 3))
     state, ys = spikax.run(net, state, xs, method=spikax.BPTT())
     ```
     """
@@ -52,6 +54,8 @@ class CheckpointedBPTT(AbstractGradientMethod):
     **Example:**
 
     ```python
+    net = spikax.Chain([spikax.layers.dense(3, 8, spikax.neurons.LIF(), key=key)])
+    state, xs = net.init_state((3,)), jnp.ones((100, 3))
     state, ys = spikax.run(net, state, xs, method=spikax.CheckpointedBPTT())
     ```
     """
@@ -82,6 +86,8 @@ class TruncatedBPTT(AbstractGradientMethod):
     **Example:**
 
     ```python
+    net = spikax.Chain([spikax.layers.dense(3, 8, spikax.neurons.LIF(), key=key)])
+    state, xs = net.init_state((3,)), jnp.ones((100, 3))
     state, ys = spikax.run(net, state, xs, method=spikax.TruncatedBPTT(k=50))
     ```
     """

@@ -63,7 +63,8 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
     """Base class of all neurons: a pure, elementwise step `(state, x) -> (state, spikes)`.
 
     Subclasses declare `constraints` (parameter name -> constraint kind), store each parameter
-    with [`AbstractNeuron.store`][] and read it with [`AbstractNeuron.param`][].
+    with [`AbstractNeuron.store`][spikax.neurons.AbstractNeuron.store] and read it with
+    [`AbstractNeuron.param`][spikax.neurons.AbstractNeuron.param].
     """
 
     learnable: frozenset[str] = eqx.field(static=True)

@@ -487,6 +487,12 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     opt = optax.adam(1e-2)
     params, opt_state, losses = spikax.online.train(spikax.online.rtrl(net, mse), opt, params, opt.init(params),
                                                     net.init_state((3,)), xs, targets, update_every=5)
@@ -604,6 +610,12 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     loss, grads = spikax.online.bptt(net, mse, net.init_state((3,)), xs, targets)
     ```
     """
@@ -630,6 +642,12 @@ def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None =
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     k1, k2 = jax.random.split(key)
     net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
                         spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])

@@ -119,6 +119,12 @@ def forward_gradient(model, loss_fn, *, num_tangents: int = 1, dist: str = "rade
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.forward_gradient(net, mse, num_tangents=4)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets, key=jax.random.key(0))
     ```

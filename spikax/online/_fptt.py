@@ -49,6 +49,13 @@ def fptt(inner: optax.GradientTransformation, alpha: float) -> optax.GradientTra
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
+    est, state0 = spikax.online.eprop(net, mse), net.init_state((3,))
     opt = spikax.online.fptt(optax.adam(1e-3), alpha=0.5)
     params, opt_state, losses = spikax.online.train(est, opt, params, opt.init(params), state0, xs, targets)
     ```

@@ -273,6 +273,12 @@ def rtrl(model, loss_fn, *, mask=None, max_bytes: int | None = DEFAULT_MAX_BYTES
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.rtrl(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)  # == BPTT
     ```
@@ -309,6 +315,12 @@ def snap(model, loss_fn, n: int, *, input_shape=None, max_bytes: int | None = DE
     **Example:**
 
     ```python
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    mse = lambda y, target: jnp.sum((y - target) ** 2)
+    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     k1, k2 = jax.random.split(key)
     net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
                         spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])

@@ -63,6 +63,11 @@ def classification_loss(readout: str = "max", *, encode: Callable | None = None,
     **Example:**
 
     ```python
+    x, y = spikax.datasets.randman(n_classes=2, n_units=20, n_steps=20, samples_per_class=16, seed=0)
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.dense(20, 16, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(16, 2, spikax.neurons.LI(), key=k2)])
+    x_batch, y_batch = x[:8], y[:8]  # (B, T, 20) spikes and int labels
     loss_fn = spikax.training.classification_loss("max")
     (loss, metrics) = loss_fn(net, x_batch, y_batch)
     ```

@@ -158,8 +158,13 @@ def online_method(factory_name: str, **options) -> GradientFunction:
     **Example:**
 
     ```python
+    x, y = spikax.datasets.randman(n_classes=2, n_units=20, n_steps=20, samples_per_class=16, seed=0)
+    k1, k2 = jax.random.split(key)
+    net = spikax.Chain([spikax.layers.dense(20, 16, spikax.neurons.LIF(), key=k1),
+                        spikax.layers.dense(16, 2, spikax.neurons.LI(), key=k2)])
+    loss_fn = spikax.training.classification_loss("max")
     grad_fn = spikax.training.online_method("eprop")
-    net, history = spikax.training.fit(net, loss_fn, data, method=grad_fn)
+    net, history = spikax.training.fit(net, loss_fn, (x, y), method=grad_fn, epochs=1, batch_size=16, progress=False)
     ```
     """
     from .. import online

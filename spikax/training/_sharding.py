@@ -28,6 +28,8 @@ class DataParallel:
     **Example:**
 
     ```python
+    model = spikax.Chain([spikax.layers.dense(4, 8, spikax.neurons.LIF(), key=key)])
+    x_batch, y_batch = np.zeros((8, 10, 4), np.float32), np.zeros(8, np.int32)
     dp = spikax.training.DataParallel()      # all devices
     model = dp.replicate(model)
     xb, yb = dp.shard((x_batch, y_batch))    # batch split over devices
@@ -112,9 +114,11 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
     **Example:**
 
     ```python
-    # on each of 2 hosts:
-    spikax.training.initialize_distributed("10.0.0.1:1234", num_processes=2, process_id=RANK)
-    model, history = spikax.training.fit(model, loss_fn, data)  # batch split over both hosts
+    import os
+    if os.environ.get("SPIKAX_RANK") is not None:  # set on each of 2 hosts (0 and 1)
+        spikax.training.initialize_distributed("10.0.0.1:1234", num_processes=2,
+                                               process_id=int(os.environ["SPIKAX_RANK"]))
+    # then, on every host, the same script: spikax.training.fit(...) splits each batch over all of them
     ```
     """
     if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):

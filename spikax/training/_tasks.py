@@ -40,8 +40,9 @@ class Task:
 
     ```python
     task = spikax.training.get_task("randman")
-    (x, y), test = task.load(None, 1000)
-    net, history = spikax.training.fit(task.model(jax.random.key(0)), task.loss, (x, y), eval_data=test)
+    (x, y), test = task.load(None, 200)
+    net = task.model(jax.random.key(0))
+    loss, metrics = task.loss(net, x[:16], y[:16])  # what `spikax.training.fit(net, task.loss, (x, y))` minimises
     ```
     """
 
@@ -66,6 +67,7 @@ def register_task(task: Task) -> None:
     **Example:**
 
     ```python
+    import dataclasses
     spikax.training.register_task(dataclasses.replace(spikax.training.get_task("digits"), name="digits-long",
                                                       epochs=100))
     ```
