@@ -85,7 +85,7 @@ def graph_skip(key):
 def graph_feedback(key):
     k = _keys(key)
     nodes = {"enc": eqx.nn.Linear(3, 4, key=k[0]), "a": L.dense(4, 4, LIF, key=k[1]),
-             "b": L.dense(4, 4, LIF, key=k[2]), "out": L.dense(4, 2, LIF, key=k[3])}
+             "b": L.dense(4, 4, LIF, key=k[2]), "out": L.Layer(excitatory(eqx.nn.Linear(4, 2, key=k[3])), LIF)}
     edges = [("input", "enc"), ("enc", "a"), ("a", "b"), ("b", "out"), ("a", "out"), ("b", "a"), ("b", "b")]
     return spikax.Graph(nodes, edges), (3,)
 

@@ -53,8 +53,8 @@ def make_net(kind, key, n_in=3, n_hid=6, n_out=2, dtype=jnp.float64):
                             key=k2, dtype=dtype),
             dense(5, n_out, LI(beta=0.7, learnable=("beta",), dtype=dtype), key=k3, dtype=dtype),
         ])
-        # drive the second layer hard enough to fire
-        return eqx.tree_at(lambda n: n.layers[1].connection.weight, net, 8.0 * net.layers[1].connection.weight)
+        # drive the second layer hard enough to fire (it is fed by the first layer's spikes)
+        return eqx.tree_at(lambda n: n.layers[1].connection.weight, net, 2.0 * net.layers[1].connection.weight)
     else:
         raise ValueError(kind)
     return spikax.Chain([hidden, dense(n_hid, n_out, LI(beta=0.7, dtype=dtype), key=k2, dtype=dtype)])

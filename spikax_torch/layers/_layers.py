@@ -193,11 +193,29 @@ def as_layer(block) -> AbstractLayer:
     )
 
 
-def dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key=None, use_bias: bool = True,
-          dtype=None) -> Layer:
-    """A fully connected feed-forward layer: `Layer(torch.nn.Linear(in, out), neuron)`.
+DENSE_GAIN = 3.0
+RECURRENT_GAIN = 1.0
 
+
+def dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key=None, use_bias: bool = True,
+          gain: float = DENSE_GAIN, dtype=None) -> Layer:
+    r"""A fully connected feed-forward layer, `Layer(torch.nn.Linear(in, out), neuron)`, initialised to spike.
+
+    The same spiking-aware initialisation as `spikax.layers.dense`: weights
+    $W_{ij} \sim \mathcal N(0,\ g^2 / n_\text{in})$ with gain $g$ = `gain` (default 3) and a zero
+    bias, so that a fresh LIF layer on unit-scale input fires (torch's default
+    $U(\pm 1/\sqrt{n_\text{in}})$ leaves the low-pass filtered membrane far below threshold).
+    A layer fed by sparse spikes needs a larger gain (e.g. 10 for spike rates of a few percent).
     `key` may be a `torch.Generator` or an int seed for the weights (default: torch's global RNG).
+
+    **Arguments:**
+
+    - `in_features`, `out_features`: input and output sizes (positive ints).
+    - `neuron`: any `spikax_torch.neurons` neuron.
+    - `key`: a `torch.Generator`, an int seed, or `None`.
+    - `use_bias`: add a bias (initialised to zero).
+    - `gain`: $g$ above (positive).
+    - `dtype`: the weights' dtype (default: torch's default dtype).
 
     **Example:**
 
@@ -205,12 +223,27 @@ def dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key=No
     layer = spikax_torch.layers.dense(784, 128, spikax_torch.neurons.LIF(), key=0)
     ```
     """
-    return Layer(_linear(in_features, out_features, use_bias, dtype, key), neuron)
+    owner = "spikax_torch.layers.dense"
+    return Layer(_linear(owner, in_features, out_features, use_bias, gain, dtype, key), neuron)
 
 
 def recurrent_dense(in_features: int, out_features: int, neuron: AbstractNeuron, *, key=None,
-                    use_bias: bool = True, dtype=None) -> Recurrent:
-    """A fully connected recurrent layer (bias on the feed-forward path only).
+                    use_bias: bool = True, gain: float = DENSE_GAIN, recurrent_gain: float = RECURRENT_GAIN,
+                    dtype=None) -> Recurrent:
+    r"""A fully connected recurrent layer (bias on the feed-forward path only), initialised to spike.
+
+    As `spikax.layers.recurrent_dense`: feed-forward weights $\mathcal N(0, g^2/n_\text{in})$
+    with `gain` $g = 3$, recurrent weights $\mathcal N(0, g_r^2/n_\text{out})$ with
+    `recurrent_gain` $g_r = 1$, zero bias.
+
+    **Arguments:**
+
+    - `in_features`, `out_features`: input size and number of neurons (positive ints).
+    - `neuron`: any `spikax_torch.neurons` neuron.
+    - `key`: a `torch.Generator`, an int seed, or `None`.
+    - `use_bias`: add a bias to the feed-forward path (initialised to zero).
+    - `gain`, `recurrent_gain`: $g$ and $g_r$ above (positive).
+    - `dtype`: the weights' dtype.
 
     **Example:**
 
@@ -218,9 +251,11 @@ def recurrent_dense(in_features: int, out_features: int, neuron: AbstractNeuron,
     rnn = spikax_torch.layers.recurrent_dense(40, 100, spikax_torch.neurons.ALIF(), key=0)
     ```
     """
+    owner = "spikax_torch.layers.recurrent_dense"
     generator = _generator(key)
-    return Recurrent(_linear(in_features, out_features, use_bias, dtype, generator),
-                     _linear(out_features, out_features, False, dtype, generator), neuron)
+    return Recurrent(_linear(owner, in_features, out_features, use_bias, gain, dtype, generator),
+                     _linear(owner, out_features, out_features, False, recurrent_gain, dtype, generator,
+                             name="out_features"), neuron)
 
 
 def _generator(key):
@@ -229,15 +264,20 @@ def _generator(key):
     return torch.Generator().manual_seed(int(key))
 
 
-def _linear(n_in, n_out, use_bias, dtype, key):
-    linear = torch.nn.Linear(n_in, n_out, bias=use_bias, dtype=dtype)
-    generator = _generator(key)
-    if generator is not None:  # same law as torch's default init, drawn from the given generator
-        bound = 1.0 / n_in**0.5
-        with torch.no_grad():
-            linear.weight.uniform_(-bound, bound, generator=generator)
-            if linear.bias is not None:
-                linear.bias.uniform_(-bound, bound, generator=generator)
+def _linear(owner, n_in, n_out, use_bias, gain, dtype, key, *, name="in_features"):
+    """`torch.nn.Linear(n_in, n_out)` with weights N(0, gain^2 / n_in) and a zero bias (see `dense`)."""
+    for arg, value in ((name, n_in), ("out_features", n_out)):
+        if isinstance(value, bool) or not hasattr(value, "__index__") or value < 1:
+            raise ValueError(f"`{owner}`: `{arg}` must be a positive int, got {value!r}. Pass the layer's size, "
+                             f"e.g. `{owner.rsplit('.', 1)[-1]}(784, 128, neuron, key=0)`.")
+    if isinstance(gain, bool) or not isinstance(gain, (int, float)) or not gain > 0:
+        raise ValueError(f"`{owner}`: the weight gain must be a positive number, got {gain!r}. "
+                         f"The default is {DENSE_GAIN} (recurrent weights: {RECURRENT_GAIN}).")
+    linear = torch.nn.Linear(int(n_in), int(n_out), bias=use_bias, dtype=dtype)
+    with torch.no_grad():
+        linear.weight.normal_(0.0, gain / int(n_in) ** 0.5, generator=_generator(key))
+        if linear.bias is not None:
+            linear.bias.zero_()
     return linear
 
 
