@@ -11,15 +11,7 @@ from jaxtyping import Array, Float
 import spikax_spec as spec
 
 from ..surrogate import AbstractSurrogate
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class ALIFState(NamedTuple):
@@ -104,7 +96,7 @@ class ALIF(AbstractNeuron[ALIFState]):
     def init_state(self, shape, dtype=None) -> ALIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return ALIFState(v=zeros, a=zeros, refractory=zeros if self.refractory > 0 else None)
+        return ALIFState(v=zeros, a=zeros, refractory=self.refractory_counter(zeros))
 
     def adaptive_threshold(self, state: ALIFState) -> Array:
         r"""The threshold $A = \theta + \beta_a a$ the *next* step will compare against."""
@@ -116,9 +108,6 @@ class ALIF(AbstractNeuron[ALIFState]):
         dtype = state.v.dtype
         alpha, rho = self.param("alpha", dtype), self.param("rho", dtype)
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
-        v = hold(active, alpha * state.v + (1 - alpha) * x, state.v)
-        s = fire(v, self.adaptive_threshold(state), self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        a = rho * state.a + s
-        return ALIFState(v=v, a=a, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, alpha * state.v + (1 - alpha) * x, state.refractory,
+                                            self.adaptive_threshold(state), reset_by=threshold)
+        return ALIFState(v=v, a=rho * state.a + s, refractory=counter), s

@@ -72,6 +72,7 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
     # An input amplitude that makes the default neuron respond (fire) within a few steps, in the
     # neuron's own input units; generic tests and examples scale random inputs by it.
     input_scale: ClassVar[float] = 1.0
+
     def eligibility_leak(self, dtype=None) -> Array | None:
         r"""The per-step decay $\lambda$ of this neuron's membrane when it is one leaky integrator of its input, else None.
 
@@ -168,6 +169,26 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         self.detach_reset = bool(detach_reset)
         self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def refractory_counter(self, zeros: Array) -> Array | None:
+        """The initial refractory count-down: `zeros` with a refractory period, else None."""
+        return zeros if self.refractory > 0 else None
+
+    def fire_and_reset(self, v: Array, integrated: Array, counter: Array | None, threshold: Array,
+                       reset_by: Array | None = None) -> tuple[Array, Array, Array | None]:
+        """What every threshold neuron does once it has integrated its input (set up by `init_spike_options`).
+
+        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
+        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
+        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
+        """
+        dtype = v.dtype
+        active = refractory_mask(counter)
+        v = hold(active, integrated, v)
+        s = fire(v, threshold, self.surrogate, active)
+        v = reset(v, s, threshold if reset_by is None else reset_by, mode=self.reset,
+                  v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
+        return v, s, refractory_update(counter, s, self.refractory)
 
     # -- input checks ------------------------------------------------------------------------
     def check_input(self, state_array: Array, x: Array) -> None:

@@ -11,15 +11,7 @@ from jaxtyping import Array, Float
 import spikax_spec as spec
 
 from ..surrogate import AbstractSurrogate
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class CubaLIFState(NamedTuple):
@@ -85,16 +77,13 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
     def init_state(self, shape, dtype=None) -> CubaLIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return CubaLIFState(i=zeros, v=zeros, refractory=zeros if self.refractory > 0 else None)
+        return CubaLIFState(i=zeros, v=zeros, refractory=self.refractory_counter(zeros))
 
     def __call__(self, state: CubaLIFState, x):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         alpha, beta = self.param("alpha", dtype), self.param("beta", dtype)
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
         i = alpha * state.i + x
-        v = hold(active, beta * state.v + (1 - beta) * i, state.v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        return CubaLIFState(i=i, v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, beta * state.v + (1 - beta) * i, state.refractory, threshold)
+        return CubaLIFState(i=i, v=v, refractory=counter), s

@@ -11,15 +11,7 @@ from jaxtyping import Array, Float
 import spikax_spec as spec
 
 from ..surrogate import AbstractSurrogate
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class IFState(NamedTuple):
@@ -86,14 +78,11 @@ class IF(AbstractNeuron[IFState]):
     def init_state(self, shape, dtype=None) -> IFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return IFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+        return IFState(v=zeros, refractory=self.refractory_counter(zeros))
 
     def __call__(self, state: IFState, x):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
-        v = hold(active, state.v + x, state.v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        return IFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, state.v + x, state.refractory, threshold)
+        return IFState(v=v, refractory=counter), s

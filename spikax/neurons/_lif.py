@@ -11,15 +11,7 @@ from jaxtyping import Array, Float
 import spikax_spec as spec
 
 from ..surrogate import AbstractSurrogate
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class LIFState(NamedTuple):
@@ -88,14 +80,11 @@ class LIF(AbstractNeuron[LIFState]):
     def init_state(self, shape, dtype=None) -> LIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return LIFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+        return LIFState(v=zeros, refractory=self.refractory_counter(zeros))
 
     def __call__(self, state: LIFState, x):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         beta, threshold = self.param("beta", dtype), self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
-        v = hold(active, beta * state.v + (1 - beta) * x, state.v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        return LIFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, beta * state.v + (1 - beta) * x, state.refractory, threshold)
+        return LIFState(v=v, refractory=counter), s

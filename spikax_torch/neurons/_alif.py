@@ -7,15 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class ALIFState(NamedTuple):
@@ -62,7 +54,7 @@ class ALIF(AbstractNeuron):
     def init_state(self, shape, dtype=None, device=None) -> ALIFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return ALIFState(v=zeros, a=zeros, refractory=zeros if self.refractory > 0 else None)
+        return ALIFState(v=zeros, a=zeros, refractory=self.refractory_counter(zeros))
 
     def adaptive_threshold(self, state: ALIFState):
         r"""The threshold $A = \theta + \beta_a a$ the *next* step will compare against."""
@@ -83,9 +75,6 @@ class ALIF(AbstractNeuron):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
-        v = hold(active, self.update_voltage(state.v, x), state.v)
-        s = fire(v, self.adaptive_threshold(state), self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
-        a = self.update_adaptation(state.a, s)
-        return ALIFState(v=v, a=a, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory,
+                                            self.adaptive_threshold(state), reset_by=threshold)
+        return ALIFState(v=v, a=self.update_adaptation(state.a, s), refractory=counter), s

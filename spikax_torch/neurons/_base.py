@@ -155,6 +155,24 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
         self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
         self.surrogate = FastSigmoid() if surrogate is None else surrogate
 
+    def refractory_counter(self, zeros: torch.Tensor) -> torch.Tensor | None:
+        """The initial refractory count-down: `zeros` with a refractory period, else None."""
+        return zeros if self.refractory > 0 else None
+
+    def fire_and_reset(self, v, integrated, counter, threshold, reset_by=None):
+        """What every threshold neuron does once it has integrated its input, as spikax's `fire_and_reset`.
+
+        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
+        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
+        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
+        """
+        active = refractory_mask(counter)
+        v_new = hold(active, integrated, v)
+        s = fire(v_new, threshold, self.surrogate, active)
+        v_new = reset(v_new, s, threshold if reset_by is None else reset_by, mode=self.reset,
+                      v_reset=self.v_reset.to(v.dtype), detach=self.detach_reset)
+        return v_new, s, refractory_update(counter, s, self.refractory)
+
     def resolve_state(self, state, x: torch.Tensor):
         """`state`, or (when it is None) the resting state for an input like `x`."""
         if state is None:

@@ -7,15 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class CubaLIFState(NamedTuple):
@@ -63,7 +55,7 @@ class CubaLIF(AbstractNeuron):
     def init_state(self, shape, dtype=None, device=None) -> CubaLIFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return CubaLIFState(i=zeros, v=zeros, refractory=zeros if self.refractory > 0 else None)
+        return CubaLIFState(i=zeros, v=zeros, refractory=self.refractory_counter(zeros))
 
     def update_current(self, i, x):
         r"""Synaptic filter $\alpha i + x$."""
@@ -79,9 +71,6 @@ class CubaLIF(AbstractNeuron):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
         i = self.update_current(state.i, x)
-        v = hold(active, self.update_voltage(state.v, i), state.v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
-        return CubaLIFState(i=i, v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, i), state.refractory, threshold)
+        return CubaLIFState(i=i, v=v, refractory=counter), s

@@ -7,15 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import (
-    AbstractNeuron,
-    default_dtype,
-    fire,
-    hold,
-    refractory_mask,
-    refractory_update,
-    reset,
-)
+from ._base import AbstractNeuron, default_dtype
 
 
 class IFState(NamedTuple):
@@ -57,7 +49,7 @@ class IF(AbstractNeuron):
     def init_state(self, shape, dtype=None, device=None) -> IFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return IFState(v=zeros, refractory=zeros if self.refractory > 0 else None)
+        return IFState(v=zeros, refractory=self.refractory_counter(zeros))
 
     def update_voltage(self, v, x):
         """Perfect integration $v + x$; replace in a subclass for other dynamics."""
@@ -68,8 +60,5 @@ class IF(AbstractNeuron):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        active = refractory_mask(state.refractory)
-        v = hold(active, self.update_voltage(state.v, x), state.v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold, mode=self.reset, v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
-        return IFState(v=v, refractory=refractory_update(state.refractory, s, self.refractory)), s
+        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory, threshold)
+        return IFState(v=v, refractory=counter), s
