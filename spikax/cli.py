@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 
+from .io._cli import add_export_parser
+
 USAGE_EXAMPLE = "example: spikax train randman   (trains a spiking network on random manifolds in about a minute)"
 
 
@@ -120,7 +122,7 @@ def _add_train(commands, common) -> None:
 # `commands.add_parser(NAME, parents=[common], ...)` and sets `run=function(args) -> exit status`
 # with `set_defaults`. A command reports a user error by raising `CommandError(message)`. To add
 # a command (e.g. `spikax export RUN_DIR --nir out.nir`), write such a function and list it here.
-COMMANDS = [_add_train]
+COMMANDS = [_add_train, add_export_parser]
 
 
 def _parser() -> argparse.ArgumentParser:
