@@ -1,6 +1,6 @@
 """Eligibility-trace learners (e-prop, OSTL, SnAp-1, OTTT, OTPE) against BPTT and closed forms.
 
-Tests follow ONLINE_LEARNING.md: E1-E4 (e-prop), O1-O2 (OSTL/OTTT), A1-A2 (all approximate
+Tests follow docs/online_learning.md: E1-E4 (e-prop), O1-O2 (OSTL/OTTT), A1-A2 (all approximate
 learners), S1 (memory independent of T). float64 unless stated.
 """
 
