@@ -1,6 +1,6 @@
 """Forward + backward time of one fully connected LIF layer: `spikax.run` vs a bare `lax.scan`.
 
-The workload of `PERFORMANCE.md`: inputs x ~ N(0, 1) of shape (T, B, n); currents I = x @ W for
+The workload of `docs/performance.md`: inputs x ~ N(0, 1) of shape (T, B, n); currents I = x @ W for
 all steps at once; LIF `v <- 0.95 v + I_t; s = H(v - 1); v <- v - s`; fast-sigmoid surrogate
 (slope 25); loss = total spike count; time = loss and gradient with respect to W, jitted,
 median of `--repeats` runs after one warm-up call (compile time reported apart). float32.
@@ -151,7 +151,7 @@ def machine():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", nargs="*", default=[",".join(map(str, c)) for c in CASES],
-                        help="B,T,n triples (default: the three of PERFORMANCE.md)")
+                        help="B,T,n triples (default: the three of docs/performance.md)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per case (default: by size)")
     parser.add_argument("--no-torch", action="store_true", help="skip spikax_torch")
     parser.add_argument("--out", default=str(RESULTS / "lif_sweep.json"))
@@ -197,7 +197,7 @@ def main():
         rows.append(row)
         print(f"done B={batch} T={steps} n={n}", flush=True)
 
-    result = {"workload": "PERFORMANCE.md fully connected LIF, fwd+bwd w.r.t. W, float32, median after warm-up",
+    result = {"workload": "docs/performance.md fully connected LIF, fwd+bwd w.r.t. W, float32, median after warm-up",
               "machine": info, "rows": rows, "peers_missing": missing,
               "notes": "spikax weights are W/(1-beta) to match v <- beta v + I; spike counts listed per row."}
     pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Online learning: gradient estimators that run forward in time, as pure `(init, step)` objects.
 
-See `ONLINE_LEARNING.md` for the algorithms and [`spikax.online.AbstractEstimator`][] for the
-contract every learner follows.
+See the online-learning guide (`docs/online_learning.md`) for the algorithms and
+[`spikax.online.AbstractEstimator`][] for the contract every learner follows.
 """
 
 from ._api import AbstractEstimator as AbstractEstimator

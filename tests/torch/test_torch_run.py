@@ -119,7 +119,7 @@ def test_stateful_adapter_equals_explicit_style():
 
 
 def test_loop_iterates_with_unbind_not_per_step_indexing():
-    """PERFORMANCE.md: indexing a grad-requiring tensor per step (`xs[t]`) makes backward O(T^2);
+    """docs/performance.md: indexing a grad-requiring tensor per step (`xs[t]`) makes backward O(T^2);
     the loop must split the sequence once with `unbind`. Inspect the autograd graph."""
     layer = spikax_torch.layers.dense(3, 4, spikax_torch.neurons.LIF(), key=0)
     xs = torch.rand(30, 2, 3, requires_grad=True)

@@ -1,0 +1,38 @@
+"""The API site builds from the docstrings with `mkdocs build --strict`: every cross-reference resolves."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install spikax[docs])")
+pytest.importorskip("mkdocstrings_handlers.python", reason="mkdocstrings[python] is not installed")
+pytest.importorskip("material", reason="mkdocs-material is not installed")
+
+
+@pytest.mark.slow
+def test_site_builds_strict(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                            cwd=REPO, capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+    problems = [line for line in result.stderr.splitlines() if line.startswith(("WARNING", "ERROR"))]
+    assert result.returncode == 0, "\n".join(problems) or result.stderr[-3000:]
+    for page in ("api/layers/index.html", "api/online/index.html", "online_learning/index.html"):
+        assert (tmp_path / "site" / page).is_file(), page
+    layers = (tmp_path / "site" / "api/layers/index.html").read_text()
+    assert 'id="spikax.layers.dense"' in layers  # public names are documented under their public path
+    shutil.rmtree(tmp_path / "site")
+
+
+def test_guides_do_not_point_outside_the_repository():
+    """User-facing text names the guides in docs/, not notes that are not part of the repository."""
+    names = ("PERFORMANCE.md", "ONLINE_LEARNING.md", "DESIGN.md", "STYLE.md", "NIR.md", "ANCESTOR_README.md",
+             "../shared")
+    files = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "notebooks").glob("*.ipynb"))]
+    for folder in ("spikax", "spikax_torch", "benchmarks"):
+        files += sorted((REPO / folder).rglob("*.py")) + sorted((REPO / folder).rglob("*.md"))
+    offending = [f"{path.relative_to(REPO)}: {name}" for path in files for name in names if name in path.read_text()]
+    assert not offending, offending
