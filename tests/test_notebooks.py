@@ -71,11 +71,22 @@ def check_online(out: str) -> None:
     assert after < before  # e-prop learns online
 
 
+def check_plasticity(out: str) -> None:
+    (source,) = re.findall(r"data: (\w+)", out)
+    learned, random = numbers(r"learned kernels: " + NUMBER, out) + numbers(r"random kernels:  " + NUMBER, out)
+    assert learned > 0.5 and random > 0.5  # chance is 0.1
+    if source == "MNIST":
+        assert learned > random and "learned features win: True" in out
+    first, last = numbers(r"better arm chosen: first 50 trials " + NUMBER + ", last 50 trials " + NUMBER, out)
+    assert last > 0.8 and last > first  # reward-modulated STDP learns the better arm
+
+
 # notebook file name -> a function checking its printed output
 CHECKS = {
     "01_quickstart.ipynb": check_quickstart,
     "02_training.ipynb": check_training,
     "03_online_learning.ipynb": check_online,
+    "05_plasticity.ipynb": check_plasticity,
 }
 
 

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from .._errors import check_positive
 from ._rule import PlasticityRule, check_dense, check_input_shape, decay, no_reward
@@ -44,6 +45,9 @@ def kwta(x, k: int = 1, axis: int = 0):
     size = jnp.shape(x)[axis]
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= size:
         raise ValueError(f"`{owner}`: `k` must be an int in [1, {size}] (the size of axis {axis}), got {k!r}.")
+    if k == 1:  # one winner: argmax (first maximum), cheaper than a sort
+        winner = jnp.argmax(x, axis=axis, keepdims=True)
+        return (lax.broadcasted_iota(winner.dtype, jnp.shape(x), axis) == winner).astype(jnp.result_type(x))
     order = jnp.argsort(-x, axis=axis, stable=True)
     ranks = jnp.argsort(order, axis=axis, stable=True)
     return (ranks < k).astype(jnp.result_type(x))
