@@ -98,7 +98,8 @@ class History:
         """
         from .. import plotting
 
-        records = {k: v for k, v in self._records.items() if include_time or not k.endswith("time")}
+        records = {k: v for k, v in self._records.items()
+                   if k != "skipped" and (include_time or not k.endswith("time"))}  # counts are not curves
         if not records:
             raise ValueError("`spikax.training.History.plot`: the history is empty; train for at least one epoch.")
         axes = plotting.training_curves(records, ax=ax)
