@@ -36,3 +36,14 @@ def test_guides_do_not_point_outside_the_repository():
         files += sorted((REPO / folder).rglob("*.py")) + sorted((REPO / folder).rglob("*.md"))
     offending = [f"{path.relative_to(REPO)}: {name}" for path in files for name in names if name in path.read_text()]
     assert not offending, offending
+
+
+@pytest.mark.standard_promotion  # user code runs with JAX's default promotion
+@pytest.mark.parametrize("guide", sorted(p.name for p in (REPO / "docs").glob("*.md")))
+def test_guide_examples_run(guide, tmp_path, monkeypatch):
+    """Every ```python block of a guide runs as written, in a fresh namespace."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    for i, code in enumerate(re.findall(r"```python\n(.*?)```", (REPO / "docs" / guide).read_text(), flags=re.S)):
+        exec(compile(code, f"docs/{guide} example {i}", "exec"), {})

@@ -88,6 +88,7 @@ def test_training_example_runs_small(tmp_path, monkeypatch):
     y, (x_test, y_test) = ns["y"], ns["test"]
     assert len(y) <= 200 and len(y_test) <= 200  # "(root, limit): ... examples at most"
     assert len(ns["history"]["loss"]) == 1 and np.isfinite(ns["history"]["loss"][0])
+    assert 0 <= ns["history"].test["accuracy"] <= 1  # "test metrics of the returned model, measured once"
     assert (tmp_path / "run").is_dir()  # checkpoints were written
     import matplotlib.pyplot as plt
 
