@@ -50,12 +50,17 @@ class Slot(NamedTuple):
 
 
 class LayerPlan(NamedTuple):
-    """What the engine does with one layer: nothing (no neuron) or traces for its `slots`."""
+    """What the engine does with one layer: nothing (no neuron) or traces for its `slots`.
+
+    `leaky_integrator`: the neuron is one membrane with one shared leak and a subtractive (or no)
+    reset, so with the reset cut from the trace its weight traces factorise (see `eprop`).
+    """
 
     stateful: bool
     prefix: str
     slots: tuple[Slot, ...] = ()
     fields: tuple[str, ...] = ()
+    leaky_integrator: bool = False
 
 
 class LayerTraces(NamedTuple):
@@ -112,10 +117,20 @@ def _plan(owner: str, model, names) -> tuple[LayerPlan, ...]:
                     slots.append(Slot(f"{prefix}{attr}.{leaf}", pre, None))
         fields = tuple(n[len(prefix) + len("neuron."):] for n in names if n.startswith(f"{prefix}neuron."))
         slots += [Slot(f"{prefix}neuron.{f}", None, f) for f in fields]
-        plans.append(LayerPlan(True, prefix, tuple(slots), fields))
+        plans.append(LayerPlan(True, prefix, tuple(slots), fields, _is_leaky_integrator(layer.neuron)))
     if not any(p.stateful for p in plans):
         raise ValueError(f"`{owner}`: the model has no stateful layer (a layer with a neuron) to keep traces for.")
     return tuple(plans)
+
+
+def _is_leaky_integrator(neuron) -> bool:
+    try:
+        leak = membrane_leak("", neuron, {}, torch.float64)
+    except ValueError:
+        return False
+    if leak.ndim != 0 or getattr(neuron, "reset", "none") not in ("subtract", "none"):
+        return False
+    return len(split_tensors(neuron.init_state((1,)))[0]) == 1
 
 
 def _stateful(plans) -> tuple[int, ...]:
@@ -238,6 +253,8 @@ class EligibilityEngine(AbstractEstimator):
                 extra = self._presyn_shape(layer, slot)
                 if self.separable and slot.field is None:
                     traces.append(zeros((), extra))
+                elif self._factorised(plan, slot):
+                    traces.append(zeros((), n[:-1] + extra))  # the presynaptic trace x̂ (per example)
                 else:
                     selfrec = self.self_recurrence and isinstance(layer, Recurrent)
                     traces.append((tuple(torch.zeros(tuple(t.shape) + extra, dtype=t.dtype, device=t.device)
@@ -249,6 +266,11 @@ class EligibilityEngine(AbstractEstimator):
                 rate = (zeros((), ()), zeros(), tuple(zeros(self._presyn_shape(layer, s)) for s in plan.slots))
             out.append(LayerTraces(tuple(traces), filtered, rate))
         return tuple(out)
+
+    def _factorised(self, plan, slot) -> bool:
+        """Whether a weight's diagonal trace is kept as a presynaptic trace (exact for a leaky integrator)."""
+        return (not self.separable and not self.reset_in_trace and not self.self_recurrence and plan.leaky_integrator
+                and slot.presyn is not None)
 
     @staticmethod
     def _presyn_shape(layer, slot) -> tuple[int, ...]:
@@ -371,6 +393,14 @@ class EligibilityEngine(AbstractEstimator):
                 a_hat = decay * trace + (torch.ones((), dtype=current.dtype) if presyn is None else presyn)
                 e = post.unsqueeze(-1) * a_hat.unsqueeze(-2) if presyn is not None else post * a_hat
                 traces.append(a_hat)
+            elif self._factorised(plan, slot):
+                # epsilon_ji = c_j x̂_i with x̂_t = λ x̂_{t-1} + x_t; e = g x̂_{t-1} + h x_t, g = dy/ds_prev·c, h = dy/dI
+                zero_state = tuple(torch.zeros_like(t) for t in state_tensors)
+                gain, h = lin(zero_state, ones, zero_fields)
+                g = lin(gain, zeros, zero_fields)[1]
+                e = g.unsqueeze(-1) * trace.unsqueeze(-2) + h.unsqueeze(-1) * presyn.unsqueeze(-2)
+                leak = membrane_leak(self.owner, layer.neuron, neuron_params, current.dtype)
+                traces.append(leak * trace + presyn)
             else:
                 if slot.field is None:
                     d_current, d_fields = ones, zero_fields
@@ -524,7 +554,12 @@ def eprop(model, loss_fn: Callable, *, feedback: Any = "symmetric", readout_kapp
     The torch twin of [`spikax.online.eprop`][], same arguments and gradients: $e$ is the
     neuron-local eligibility (the previous spikes entering the recurrent input held fixed, and
     by default the reset too), $\delta_t = \partial\ell_t/\partial I^{out}_t$ the loss's derivative
-    at the readout's input current; the readout learns from its own exact signal.
+    at the readout's input current; the readout learns from its own exact signal. As in spikax,
+    a weight into a leaky integrator (LIF, LI, IF: one membrane, one shared leak $\lambda$,
+    subtractive or no reset) keeps only a presynaptic trace $\hat x_t = \lambda\hat x_{t-1} + x_t$
+    when the reset is cut from the trace: $e_{ji,t} = g_{j,t}\hat x_{i,t-1} + h_{j,t}x_{i,t}$ with
+    $h = \partial y_t/\partial I_t$ and $g = \partial y_t/\partial s_{t-1}\cdot\partial s_t/\partial I_t$
+    (the same gradient as the per-synapse trace while the parameters are fixed).
 
     **Arguments:**
 
