@@ -3,13 +3,13 @@ r"""The framework-free specification that `spikax` and `spikax_torch` share.
 Everything here is plain Python and NumPy (no JAX, no torch), so both packages import the same
 rules and cannot drift apart:
 
-- the valid ranges of parameters ([`Interval`][]) and the checks that raise clear errors
+- the valid ranges of parameters (`Interval`) and the checks that raise clear errors
   (`check`, `check_positive`, `check_in_range`, `check_choice`, ...);
-- the per-step decay from a time constant ([`decay_from`][]: $d = 1 - \Delta t/\tau$) and the
-  refractory period in whole steps ([`refractory_steps`][]);
-- how a neuron parameter is stored unconstrained ([`to_raw`][], [`from_raw`][]);
-- the neuron parameter table [`NEURONS`][] (default, storage and valid range of every
-  parameter) and the surrogate hyper-parameter table [`SURROGATES`][].
+- the per-step decay from a time constant (`decay_from`: $d = 1 - \Delta t/\tau$) and the
+  refractory period in whole steps (`refractory_steps`);
+- how a neuron parameter is stored unconstrained (`to_raw`, `from_raw`);
+- the neuron parameter table `NEURONS` (default, storage and valid range of every
+  parameter) and the surrogate hyper-parameter table `SURROGATES`.
 
 A value that cannot be read yet (a JAX tracer, when a model is built inside `jax.jit` or
 `eqx.filter_vmap`) is not checked here; a `guard(value, bad, message)` function passed by the
@@ -269,7 +269,7 @@ NEURONS: Mapping[str, Mapping[str, Param]] = _table({
                         "threshold": _THRESHOLD},
     "SigmaDelta": {"threshold": Param(0.1, POSITIVE_KIND), "leak": Param(1.0, DECAY, "tau")},
 })
-"""Every neuron's parameters (name -> [`Param`][]), in the order they are stored."""
+"""Every neuron's parameters (name -> `Param`), in the order they are stored."""
 
 
 def constraints(neuron: str) -> Mapping[str, str]:

@@ -2,7 +2,10 @@ r"""Surrogate derivatives for the spike function; see [`spikax.surrogate.spike`]
 
 The forward pass of [`spikax.spike`][] is always the exact Heaviside step; a surrogate only
 chooses the pseudo-derivative $\sigma'(x)$ used by `grad`, `jvp`, `jacfwd` and friends.
-Every named surrogate below is a small equinox module with Python-float hyper-parameters;
+Every named surrogate below is a small equinox module whose hyper-parameters are weakly typed
+0-d arrays, checked at construction (a negative slope or a zero width is an error) against the
+ranges spikax_torch checks too. Being arrays, they are traced: sweeping a value under
+`eqx.filter_jit` compiles once, and `eqx.filter_vmap` builds an ensemble of surrogates.
 [`ALL_SURROGATES`][spikax.surrogate.ALL_SURROGATES] holds one default instance of each.
 
 | class | $\sigma'(x)$ | default peak |
@@ -28,8 +31,9 @@ Every named surrogate below is a small equinox module with Python-float hyper-pa
 
 **Adding your own surrogate** takes a few lines. Either subclass
 [`spikax.surrogate.AbstractSurrogate`][] and write one `derivative` method (keep
-hyper-parameters Python floats, and use `jnp` functions, so the result keeps the dtype of
-`x` under any dtype promotion mode):
+hyper-parameters Python floats, which `eqx.filter_jit` treats as static, or weakly typed
+arrays, and use `jnp` functions, so the result keeps the dtype of `x` under any dtype
+promotion mode):
 
 ```python
 import jax.numpy as jnp
