@@ -75,7 +75,12 @@ def trainable(model) -> dict:
 
     Weights, biases and the neuron parameters named in `learnable=` (fixed ones are buffers).
 
-    **Example:** `torch.optim.Adam(spikax_torch.trainable(net).values(), lr=1e-3)`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.dense(3, 8, spikax_torch.neurons.LIF(), key=0)])
+    opt = torch.optim.Adam(spikax_torch.trainable(net).values(), lr=1e-3)
+    ```
     """
     return dict(model.named_parameters())
 

@@ -27,11 +27,11 @@ EXAMPLE = re.compile(r"```python\n(.*?)```", re.S)
 
 def public_modules():
     """`spikax` and every module under it whose dotted name has no private (`_x`) part."""
-    names = ["spikax"]
+    names = []
     for info in pkgutil.walk_packages(spikax.__path__, "spikax.", onerror=lambda name: None):
         if not any(part.startswith("_") for part in info.name.split(".")):
             names.append(info.name)
-    return names
+    return names + ["spikax"]  # last: a re-exported name counts for the subpackage that defines it
 
 
 def _documented(module):

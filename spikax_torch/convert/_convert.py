@@ -386,7 +386,12 @@ def _extra_to_spikax(model):
 def state_from_spikax(state) -> Any:
     """A spikax state (NamedTuples of JAX arrays) as the matching spikax_torch state (of tensors).
 
-    **Example:** `state_from_spikax(spikax.neurons.LIF().init_state((3,)))` is a `spikax_torch.neurons.LIFState`.
+    **Example:**
+
+    ```python
+    import spikax
+    state = spikax_torch.convert.state_from_spikax(spikax.neurons.LIF().init_state((3,)))  # a torch LIFState
+    ```
     """
     return _map_state(state, _tensor, _torch_state_class)
 
@@ -394,7 +399,11 @@ def state_from_spikax(state) -> Any:
 def state_to_spikax(state) -> Any:
     """A spikax_torch state as the matching spikax state (JAX arrays); the inverse of `state_from_spikax`.
 
-    **Example:** `state_to_spikax(spikax_torch.neurons.LIF().init_state((3,)))` is a `spikax.neurons.LIFState`.
+    **Example:**
+
+    ```python
+    state = spikax_torch.convert.state_to_spikax(spikax_torch.neurons.LIF().init_state((3,)))  # a JAX LIFState
+    ```
     """
     return _map_state(state, _array, _jax_state_class)
 

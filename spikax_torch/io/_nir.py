@@ -55,7 +55,7 @@ def from_nir(graph_or_path, *, dt: float | None = None, dtype=None):
     ```python
     net = spikax_torch.layers.dense(3, 4, spikax_torch.neurons.LIF(reset="zero"), key=0)
     twin = spikax_torch.io.from_nir(spikax_torch.io.to_nir(net, dt=1e-4))
-    state, s = spikax_torch.run(twin, None, torch.ones(10, 2, 3))
+    state, s = spikax_torch.run(twin, None, torch.ones(10, 2, 3, dtype=next(twin.parameters()).dtype))
     ```
     """
     return from_spikax(_io().from_nir(graph_or_path, dt=dt, dtype=dtype))

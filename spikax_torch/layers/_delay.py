@@ -32,7 +32,11 @@ def delay_kernel(delays, length: int, dtype, *, learnable: bool, sigma=None):
     $h_k = \max(0, 1-|k-d|)$ (with $d$ clipped to $[0, \text{length}-1]$) or a normalised
     Gaussian of width `sigma` (DCLS, Hammouamri et al. 2024), as [`spikax.layers.delay_kernel`][].
 
-    **Example:** `delay_kernel(torch.tensor([1.5]), 4, torch.float32, learnable=True)[:, 0]  # [0, .5, .5, 0]`
+    **Example:**
+
+    ```python
+    spikax_torch.layers.delay_kernel(torch.tensor([1.5]), 4, torch.float32, learnable=True)[:, 0]  # [0, .5, .5, 0]
+    ```
     """
     shape = (length,) + (1,) * delays.ndim
     k = torch.arange(length, dtype=torch.int32).reshape(shape)

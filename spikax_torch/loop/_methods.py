@@ -26,7 +26,13 @@ class AbstractGradientMethod(abc.ABC):
 class BPTT(AbstractGradientMethod):
     """Plain backpropagation through time: one Python loop, all activations kept (memory ~T).
 
-    **Example:** `spikax_torch.run(net, state, xs, method=spikax_torch.BPTT())`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.dense(3, 8, spikax_torch.neurons.LIF(), key=0)])
+    state, xs = net.init_state((3,)), torch.ones(100, 3)
+    state, ys = spikax_torch.run(net, state, xs, method=spikax_torch.BPTT())
+    ```
     """
 
     def run(self, model, state, xs, *, unroll: int = 1):
@@ -41,7 +47,13 @@ class CheckpointedBPTT(AbstractGradientMethod):
     so the backward pass recomputes each chunk's activations. Gradients equal
     [`spikax_torch.BPTT`][]'s.
 
-    **Example:** `spikax_torch.run(net, state, xs, method=spikax_torch.CheckpointedBPTT())`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.dense(3, 8, spikax_torch.neurons.LIF(), key=0)])
+    state, xs = net.init_state((3,)), torch.ones(100, 3)
+    state, ys = spikax_torch.run(net, state, xs, method=spikax_torch.CheckpointedBPTT())
+    ```
     """
 
     every: int | None = None
@@ -63,7 +75,13 @@ class TruncatedBPTT(AbstractGradientMethod):
     The state is detached after steps k, 2k, ... (except after the last step), as in
     [`spikax.TruncatedBPTT`][].
 
-    **Example:** `spikax_torch.run(net, state, xs, method=spikax_torch.TruncatedBPTT(k=50))`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.dense(3, 8, spikax_torch.neurons.LIF(), key=0)])
+    state, xs = net.init_state((3,)), torch.ones(100, 3)
+    state, ys = spikax_torch.run(net, state, xs, method=spikax_torch.TruncatedBPTT(k=50))
+    ```
     """
 
     k: int

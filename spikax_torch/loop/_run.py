@@ -130,7 +130,11 @@ def _batched_state(model, state, xs):
 def check_time_axis(xs, targets, *, owner: str = "spikax_torch.loop.check_time_axis") -> None:
     """Raise a clear error unless inputs and per-step targets have the same number of time steps (axis 0).
 
-    **Example:** `spikax_torch.loop.check_time_axis(torch.zeros(100, 16, 3), torch.zeros(100, 16))  # fine`
+    **Example:**
+
+    ```python
+    spikax_torch.loop.check_time_axis(torch.zeros(100, 16, 3), torch.zeros(100, 16))  # fine
+    ```
     """
     def steps(tree, what):
         leaves = tensor_leaves(tree)

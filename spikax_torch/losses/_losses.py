@@ -38,7 +38,11 @@ def _cross_entropy(owner: str, logits, label):
 def spike_count_cross_entropy(spikes, label):
     r"""Cross-entropy of the softmax of spike counts $\sum_t s_t$ (as [`spikax.losses.spike_count_cross_entropy`][]).
 
-    **Example:** `spikax_torch.losses.spike_count_cross_entropy(torch.zeros(20, 3), 1)`
+    **Example:**
+
+    ```python
+    spikax_torch.losses.spike_count_cross_entropy(torch.zeros(20, 3), 1)
+    ```
     """
     owner = "spikax_torch.losses.spike_count_cross_entropy"
     return _cross_entropy(owner, _time_major(owner, spikes, "spikes").sum(0), label)
@@ -47,7 +51,11 @@ def spike_count_cross_entropy(spikes, label):
 def max_membrane_cross_entropy(v, label):
     r"""Cross-entropy of the softmax of a readout's maximum membrane over time.
 
-    **Example:** `spikax_torch.losses.max_membrane_cross_entropy(torch.tensor([[0.0, 0.1], [0.2, 1.5]]), 1)`
+    **Example:**
+
+    ```python
+    spikax_torch.losses.max_membrane_cross_entropy(torch.tensor([[0.0, 0.1], [0.2, 1.5]]), 1)
+    ```
     """
     owner = "spikax_torch.losses.max_membrane_cross_entropy"
     return _cross_entropy(owner, _time_major(owner, v, "v").amax(0), label)
@@ -56,7 +64,11 @@ def max_membrane_cross_entropy(v, label):
 def mean_membrane_cross_entropy(v, label):
     r"""Cross-entropy of the softmax of a readout's mean membrane over time.
 
-    **Example:** `spikax_torch.losses.mean_membrane_cross_entropy(torch.tensor([[0.0, 0.1], [0.2, 1.5]]), 1)`
+    **Example:**
+
+    ```python
+    spikax_torch.losses.mean_membrane_cross_entropy(torch.tensor([[0.0, 0.1], [0.2, 1.5]]), 1)
+    ```
     """
     owner = "spikax_torch.losses.mean_membrane_cross_entropy"
     return _cross_entropy(owner, _time_major(owner, v, "v").mean(0), label)
@@ -65,7 +77,11 @@ def mean_membrane_cross_entropy(v, label):
 def accuracy(logits, labels):
     """Fraction of samples whose largest score is the label (scores without a time axis).
 
-    **Example:** `spikax_torch.losses.accuracy(torch.tensor([[3.0, 1.0], [0.0, 2.0]]), torch.tensor([0, 0]))  # 0.5`
+    **Example:**
+
+    ```python
+    spikax_torch.losses.accuracy(torch.tensor([[3.0, 1.0], [0.0, 2.0]]), torch.tensor([0, 0]))  # 0.5
+    ```
     """
     logits, labels = torch.as_tensor(logits), torch.as_tensor(labels)
     if logits.ndim < 1 or tuple(labels.shape) != tuple(logits.shape[:-1]):
@@ -82,7 +98,13 @@ def van_rossum_distance(s1, s2, tau: float, *, dt: float = 1.0, squared: bool = 
     Trains are filtered with $f_t = a f_{t-1} + s_t$, $a = e^{-\Delta t/\tau}$, and
     $D^2 = \frac{1-a^2}{2}\sum_t\sum_i (f^1_{t,i} - f^2_{t,i})^2$.
 
-    **Example:** `spikax_torch.losses.van_rossum_distance(a, b, tau=10.0)`
+    **Example:**
+
+    ```python
+    a, b = torch.zeros(50, 3), torch.zeros(50, 3)
+    a[10, 0], b[12, 0] = 1.0, 1.0  # one spike each, 2 steps apart
+    spikax_torch.losses.van_rossum_distance(a, b, tau=10.0)
+    ```
     """
     owner = "spikax_torch.losses.van_rossum_distance"
     check_positive(owner, "tau", tau)
@@ -119,7 +141,12 @@ def _spikes(owner: str, spikes) -> torch.Tensor:
 def rate_mse(spikes, target_rate):
     r"""Mean squared error between firing rates $\frac1T\sum_t s_t$ and target rates.
 
-    **Example:** `spikax_torch.losses.rate_mse(spikes, torch.tensor([0.5, 0.5]))`
+    **Example:**
+
+    ```python
+    spikes = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])  # rates 0.75, 0.25
+    spikax_torch.losses.rate_mse(spikes, torch.tensor([0.5, 0.5]))  # 0.0625
+    ```
     """
     rates = _spikes("spikax_torch.losses.rate_mse", spikes).mean(0)
     target = target_rate if isinstance(target_rate, (int, float)) else torch.as_tensor(target_rate, dtype=rates.dtype)
@@ -135,7 +162,12 @@ def rate_mse(spikes, target_rate):
 def firing_rate_penalty(spikes, target: float, *, per_neuron: bool = True, tolerance: float = 0.0):
     r"""Homeostatic penalty $\frac1N\sum_i\max(|r_i - r^\ast| - \epsilon, 0)^2$ on firing rates.
 
-    **Example:** `spikax_torch.losses.firing_rate_penalty(spikes, 0.25)`
+    **Example:**
+
+    ```python
+    spikes = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])  # rates 0.75, 0.25
+    spikax_torch.losses.firing_rate_penalty(spikes, 0.25)  # 0.125
+    ```
     """
     rates = _spikes("spikax_torch.losses.firing_rate_penalty", spikes).mean(0)
     if not per_neuron:
@@ -147,7 +179,11 @@ def firing_rate_penalty(spikes, target: float, *, per_neuron: bool = True, toler
 def sparsity_penalty(spikes, *, reduce: str = "mean"):
     r"""L1 activity penalty $\frac{1}{TN}\sum_{t,i}|s_{t,i}|$ (or the sum).
 
-    **Example:** `spikax_torch.losses.sparsity_penalty(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), reduce="sum")  # 3.0`
+    **Example:**
+
+    ```python
+    spikax_torch.losses.sparsity_penalty(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), reduce="sum")  # 3.0
+    ```
     """
     check_choice("spikax_torch.losses.sparsity_penalty", "reduce", reduce, ("mean", "sum"))
     l1 = _spikes("spikax_torch.losses.sparsity_penalty", spikes).abs()

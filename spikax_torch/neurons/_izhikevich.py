@@ -75,7 +75,11 @@ class Izhikevich(AbstractNeuron):
     def preset(cls, name: str, **kwargs) -> Izhikevich:
         """An `Izhikevich` neuron with the $(a, b, c, d)$ of a named cell type (see `PRESET_NAMES`).
 
-        **Example:** `spikax_torch.neurons.Izhikevich.preset("fast_spiking", dt=0.5)`
+        **Example:**
+
+        ```python
+        spikax_torch.neurons.Izhikevich.preset("fast_spiking", dt=0.5)
+        ```
         """
         check_choice("spikax_torch.neurons.Izhikevich.preset", "preset name", name, cls.PRESET_NAMES)
         return cls(**{**IZHIKEVICH_PRESETS[name], **kwargs})

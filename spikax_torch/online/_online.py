@@ -407,7 +407,15 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
 
     **Returns:** `(loss, grads)` with `grads` a dict like `dict(model.named_parameters())`.
 
-    **Example:** `loss, grads = spikax_torch.online.bptt(net, mse, net.init_state((3,)), xs, targets)`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    xs, targets = torch.ones(20, 3), torch.zeros(20, 2)
+    loss, grads = spikax_torch.online.bptt(net, mse, net.init_state((3,)), xs, targets)
+    ```
     """
     return _offline("spikax_torch.online.bptt", model, loss_fn, state0, xs, targets, batch_axis, reverse=True)
 
@@ -415,7 +423,15 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
 def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     r"""Reference gradient by forward mode: `torch.func.jacfwd` of the summed loss over the flat parameters.
 
-    **Example:** `loss, grads = spikax_torch.online.rtrl_oracle(net, mse, net.init_state((3,)), xs, targets)`
+    **Example:**
+
+    ```python
+    net = spikax_torch.Chain([spikax_torch.layers.recurrent_dense(3, 8, spikax_torch.neurons.LIF(), key=0),
+                              spikax_torch.layers.dense(8, 2, spikax_torch.neurons.LI(), key=1)])
+    mse = lambda y, target: ((y - target) ** 2).sum()
+    xs, targets = torch.ones(20, 3), torch.zeros(20, 2)
+    loss, grads = spikax_torch.online.rtrl_oracle(net, mse, net.init_state((3,)), xs, targets)
+    ```
     """
     return _offline("spikax_torch.online.rtrl_oracle", model, loss_fn, state0, xs, targets, batch_axis, reverse=False)
 

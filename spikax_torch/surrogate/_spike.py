@@ -30,6 +30,8 @@ class AbstractSurrogate(abc.ABC):
     **Example:**
 
     ```python
+    import dataclasses
+
     @dataclasses.dataclass(frozen=True)
     class Quadratic(spikax_torch.surrogate.AbstractSurrogate):
         width: float = 1.0

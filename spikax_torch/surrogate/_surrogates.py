@@ -36,7 +36,11 @@ class FastSigmoid(AbstractSurrogate):
 
     **Arguments:** `slope` $k$ (default 25).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), FastSigmoid(slope=10.0))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.FastSigmoid(slope=10.0))
+    ```
     """
 
     slope: float = _hyper("FastSigmoid", "slope")
@@ -51,7 +55,11 @@ class Sigmoid(AbstractSurrogate):
 
     **Arguments:** `slope` $k$ (default 4).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Sigmoid())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Sigmoid())
+    ```
     """
 
     slope: float = _hyper("Sigmoid", "slope")
@@ -67,7 +75,11 @@ class ATan(AbstractSurrogate):
 
     **Arguments:** `alpha` (default 2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), ATan())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.ATan())
+    ```
     """
 
     alpha: float = _hyper("ATan", "alpha")
@@ -82,7 +94,11 @@ class Triangle(AbstractSurrogate):
 
     **Arguments:** `gamma` (default 0.3), `width` $w$ (default 1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Triangle(gamma=1.0))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Triangle(gamma=1.0))
+    ```
     """
 
     gamma: float = _hyper("Triangle", "gamma")
@@ -98,7 +114,11 @@ class Rectangle(AbstractSurrogate):
 
     **Arguments:** `width` $a$ (default 1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Rectangle(width=0.5))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Rectangle(width=0.5))
+    ```
     """
 
     width: float = _hyper("Rectangle", "width")
@@ -113,7 +133,11 @@ class Gaussian(AbstractSurrogate):
 
     **Arguments:** `sigma` $s$ (default $1/\sqrt{2\pi}$, peak 1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Gaussian(sigma=0.5))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Gaussian(sigma=0.5))
+    ```
     """
 
     sigma: float = _hyper("Gaussian", "sigma")
@@ -129,7 +153,11 @@ class MultiGaussian(AbstractSurrogate):
 
     **Arguments:** `sigma` (0.5), `height` (0.15), `scale` (6), `gamma` (0.5).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), MultiGaussian())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.MultiGaussian())
+    ```
     """
 
     sigma: float = _hyper("MultiGaussian", "sigma")
@@ -150,7 +178,11 @@ class Exponential(AbstractSurrogate):
 
     **Arguments:** `alpha` (1), `beta` (1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Exponential(beta=5.0))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Exponential(beta=5.0))
+    ```
     """
 
     alpha: float = _hyper("Exponential", "alpha")
@@ -166,7 +198,11 @@ class Erfc(AbstractSurrogate):
 
     **Arguments:** `alpha` (2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Erfc())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Erfc())
+    ```
     """
 
     alpha: float = _hyper("Erfc", "alpha")
@@ -181,7 +217,11 @@ class PiecewiseQuadratic(AbstractSurrogate):
 
     **Arguments:** `alpha` (1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), PiecewiseQuadratic())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.PiecewiseQuadratic())
+    ```
     """
 
     alpha: float = _hyper("PiecewiseQuadratic", "alpha")
@@ -196,7 +236,11 @@ class PiecewiseExp(AbstractSurrogate):
 
     **Arguments:** `alpha` (2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), PiecewiseExp())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.PiecewiseExp())
+    ```
     """
 
     alpha: float = _hyper("PiecewiseExp", "alpha")
@@ -211,7 +255,11 @@ class SoftSign(AbstractSurrogate):
 
     **Arguments:** `alpha` (2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), SoftSign())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.SoftSign())
+    ```
     """
 
     alpha: float = _hyper("SoftSign", "alpha")
@@ -226,7 +274,11 @@ class Tanh(AbstractSurrogate):
 
     **Arguments:** `slope` $k$ (2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Tanh())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Tanh())
+    ```
     """
 
     slope: float = _hyper("Tanh", "slope")
@@ -241,7 +293,11 @@ class Circ(AbstractSurrogate):
 
     **Arguments:** `alpha` (0.5).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), Circ())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.Circ())
+    ```
     """
 
     alpha: float = _hyper("Circ", "alpha")
@@ -257,7 +313,11 @@ class QPseudo(AbstractSurrogate):
 
     **Arguments:** `q` > 1 (2).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), QPseudo(q=4.0))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.QPseudo(q=4.0))
+    ```
     """
 
     q: float = _hyper("QPseudo", "q")
@@ -272,7 +332,11 @@ class LogTailed(AbstractSurrogate):
 
     **Arguments:** `alpha` (0).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), LogTailed(alpha=0.1))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.LogTailed(alpha=0.1))
+    ```
     """
 
     alpha: float = _hyper("LogTailed", "alpha")
@@ -287,7 +351,11 @@ class StraightThrough(AbstractSurrogate):
 
     **Arguments:** `scale` $c$ (1).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), StraightThrough())`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.StraightThrough())
+    ```
     """
 
     scale: float = _hyper("StraightThrough", "scale")
@@ -302,7 +370,11 @@ class SpikeRateEscape(AbstractSurrogate):
 
     **Arguments:** `beta` (1), `slope` $k$ (25).
 
-    **Example:** `spikax_torch.spike(torch.tensor([-0.1, 0.1]), SpikeRateEscape(slope=1.0))`
+    **Example:**
+
+    ```python
+    spikax_torch.spike(torch.tensor([-0.1, 0.1]), spikax_torch.surrogate.SpikeRateEscape(slope=1.0))
+    ```
     """
 
     beta: float = _hyper("SpikeRateEscape", "beta")
