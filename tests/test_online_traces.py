@@ -466,3 +466,22 @@ def test_eprop_readout_filter_defaults_to_the_readout_leak(getkey):
     xs, targets = data(getkey())
     assert_tree_allclose(compare(online.eprop(cuba, mse), cuba, xs, targets)[0],
                          compare(online.eprop(cuba, mse, readout_kappa=0.0), cuba, xs, targets)[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("neuron", [LIF(), LIF(beta=0.7, learnable="beta"), spikax.neurons.IF()], ids=type_name)
+def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
+    """e-prop on a leaky-integrator layer keeps presynaptic traces x̂ (outer-product eligibilities); same gradient."""
+    import dataclasses
+
+    net = hidden_readout(getkey(), neuron, recurrent=True)
+    xs, targets = data(getkey())
+    for kwargs in ({}, {"rate_reg": (0.1, 0.05)}, {"feedback": "random", "key": getkey()}):
+        fast = online.eprop(net, mse, **kwargs)
+        assert any(fast.traces.factorised(fast.plans[0], slot) for slot in fast.plans[0].slots)
+        general = dataclasses.replace(fast, traces=online.DiagonalTraces(False, factorise=False))
+        got, ref = compare(fast, net, xs, targets)
+        expected, _ = compare(general, net, xs, targets, ref)
+        assert_tree_allclose(got, expected, rtol=1e-10, atol=1e-13)
+    # the factorised state is one presynaptic trace per weight input, not one per synapse
+    lstate = fast.init(split(net), net.init_state((N_IN,)))
+    assert lstate[0].traces[0].shape == (N_IN,)

@@ -28,6 +28,14 @@ class LayerSignals(NamedTuple):
     - `current`: $I_t$, the neuron's pre-activation (its input current); None for layers
       without a neuron.
     - `output`: $y_t$, the layer's output (spikes for spiking layers).
+
+    **Example:**
+
+    ```python
+    rnn = spikax.layers.recurrent_dense(3, 4, spikax.neurons.LIF(), key=key)
+    state, y, signals = rnn.step(rnn.init_state((3,)), jnp.ones(3))
+    signals.recurrent_input  # the previous spikes, fed back through `rnn.recurrent`
+    ```
     """
 
     input: Any

@@ -444,12 +444,13 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     _check_estimator(owner, est)
     est.check_params(params)
     _, batch = _check_sequence(owner, xs, targets, batch_axis)
-    _check_model_io(owner, est, params, state0, xs, targets, batch_axis)
     return _run_jit(est, params, state0, xs, targets, key, batch_axis, batch)
 
 
 @eqx.filter_jit
 def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch):
+    # Shape checks run while tracing: once per compilation, not on every call.
+    _check_model_io("spikax.online.run", est, params, state0, xs, targets, batch_axis)
     if batch_axis is None:
         return _run_one(est, params, state0, xs, targets, key)
     keys = None if key is None else jax.random.split(key, batch)
@@ -487,12 +488,6 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     opt = optax.adam(1e-2)
     params, opt_state, losses = spikax.online.train(spikax.online.rtrl(net, mse), opt, params, opt.init(params),
                                                     net.init_state((3,)), xs, targets, update_every=5)
@@ -504,12 +499,12 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     if not isinstance(update_every, (int, np.integer)) or isinstance(update_every, bool) or update_every < 1:
         raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
     steps, batch = _check_sequence(owner, xs, targets, batch_axis)
-    _check_model_io(owner, est, params, state0, xs, targets, batch_axis)
     return _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch)
 
 
 @eqx.filter_jit
 def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch):
+    _check_model_io("spikax.online.train", est, params, state0, xs, targets, batch_axis)
     init_key, step_key = (None, None) if key is None else jax.random.split(key)
 
     if batch_axis is None:
@@ -610,12 +605,6 @@ def bptt(model, loss_fn, state0, xs, targets, *, batch_axis: int | None = None):
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     loss, grads = spikax.online.bptt(net, mse, net.init_state((3,)), xs, targets)
     ```
     """
@@ -642,12 +631,6 @@ def rtrl_oracle(model, loss_fn, state0, xs, targets, *, batch_axis: int | None =
     **Example:**
 
     ```python
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     k1, k2 = jax.random.split(key)
     net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
                         spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
