@@ -54,13 +54,15 @@ def test_rate_errors():
 
 
 def test_latency_linear_exact_times():
-    x = np.array([1.0, 0.5, 0.9, 0.2, 0.005, 0.0])
-    spikes = np.asarray(encoding.latency(x, 11))
-    assert spikes.shape == (11, 6)
-    counts = np.asarray(spikes.sum(0))
-    np.testing.assert_array_equal(counts, [1, 1, 1, 1, 0, 0])  # at or below threshold 0.01: no spike
-    times = np.argmax(np.asarray(spikes), axis=0)[:4]
-    np.testing.assert_array_equal(times, [0, 5, 1, 8])  # round((1 - x) * 10)
+    x = np.random.default_rng(0).random(200)
+    x[:3] = [1.0, 0.01, 0.0]  # the top, the threshold itself, zero
+    n, threshold = 11, 0.01
+    spikes = np.asarray(encoding.latency(x, n))
+    assert spikes.shape == (n, x.size)
+    fires = x > threshold  # at or below the threshold: no spike
+    np.testing.assert_array_equal(spikes.sum(0), fires.astype(float))
+    # t(x) = round((1 - x)(T - 1)), the documented closed form, evaluated independently in NumPy
+    np.testing.assert_array_equal(np.argmax(spikes, axis=0)[fires], np.round((1 - x[fires]) * (n - 1)))
 
 
 def test_latency_log_closed_form():
@@ -129,18 +131,32 @@ def test_population_errors():
         encoding.population(jnp.array([0.5]), 0)
 
 
-def test_exported_at_top_level():
-    assert spikax.encoding.rate is encoding.rate
+def test_delta_send_on_delta_invariants():
+    """Re-derived in NumPy from the spikes alone: between spikes the signal stays within the threshold
+    of its value at the last spike; each spike marks a move beyond it, in the direction of its channel."""
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(0.0, 0.05, (300, 4)), axis=0)  # random walks
+    threshold = 0.1
+    spikes = np.asarray(encoding.delta(x, threshold=threshold))
+    on, off = spikes[:, 0], spikes[:, 1]
+    assert on.sum() > 10 and off.sum() > 10 and not np.any(on * off)
+    for c in range(x.shape[1]):
+        reference = x[0, c]
+        for t in range(1, len(x)):
+            moved = x[t, c] - reference
+            assert on[t, c] == (moved > threshold) and off[t, c] == (-moved > threshold), (t, c)
+            if on[t, c] or off[t, c]:
+                reference = x[t, c]
 
 
-def test_public_names_are_documented_with_examples():
-    import spikax.encoding as package
-
-    names = [n for n in dir(package) if not n.startswith("_") and callable(getattr(package, n))]
-    assert names
-    for name in names:
-        doc = getattr(package, name).__doc__ or ""
-        assert "**Example:**" in doc and "**Arguments:**" in doc, name
+def test_rate_coded_input_drives_a_fresh_network():
+    """Rate-coded pixels in [0, 1] are unit-scale input: a freshly built dense LIF layer fires on them."""
+    pixels = np.random.default_rng(2).random(64)
+    spikes_in = encoding.rate(pixels, 100, key=jax.random.key(5))
+    layer = spikax.layers.dense(64, 128, spikax.neurons.LIF(beta=0.9), key=jax.random.key(6))
+    _, spikes_out = spikax.run(layer, layer.init_state((64,)), spikes_in)
+    np.testing.assert_allclose(np.asarray(spikes_in).mean(0), pixels, atol=5 * 0.5 / np.sqrt(100))
+    assert 0.005 < float(spikes_out.mean()) < 0.5
 
 
 def test_traced_hyper_parameters_are_accepted():
