@@ -68,9 +68,10 @@ def generated_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
                 templates[c, r - 1:r + 1, cc - 1:cc + 1] = 1.0
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, n)
-    shifts = rng.integers(-2, 3, (n, 2))
+    shifts = rng.integers(-4, 5, (n, 2))
     images = np.stack([np.roll(templates[y], tuple(s), axis=(0, 1)) for y, s in zip(labels, shifts)])
-    images = np.clip(images + 0.3 * rng.random(images.shape, np.float32) * (rng.random(images.shape) < 0.1), 0, 1)
+    images = images * (rng.random(images.shape) > 0.3)  # erase 30 % of the ink
+    images = np.clip(images + rng.random(images.shape, np.float32) * (rng.random(images.shape) < 0.2), 0, 1)
     return images.astype(np.float32), labels
 
 
