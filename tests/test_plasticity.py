@@ -449,3 +449,28 @@ def test_clear_errors():
         P.tsodyks_markram(U=1.5)
     with pytest.raises(ValueError, match=r"`pre` has shape \(2,\) but the state has shape \(3,\)"):
         stp.update(jnp.ones(2), stp.init((3,)))
+
+
+def test_learner_alongside_a_gradient_learner_adds_both(getkey):
+    net = spikax.Chain([spikax.layers.dense(3, 4, spikax.neurons.LIF(), key=getkey()),
+                        spikax.layers.dense(4, 2, spikax.neurons.LI(), key=getkey())])
+    mse = lambda y, target: jnp.sum((y - target) ** 2)  # noqa: E731
+    rule = P.hebbian(0.01)
+    xs = 3.0 * (jax.random.uniform(getkey(), (15, 3)) < 0.5).astype(jnp.float64)
+    targets = jnp.ones((15, 2))
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    state0 = net.init_state((3,))
+    rtrl = spikax.online.rtrl(net, mse)
+    loss, grads = spikax.online.run(P.learner(net, (rule, None), (3,), alongside=rtrl), params, state0, xs, targets)
+    loss_ref, grads_ref = spikax.online.run(rtrl, params, state0, xs, targets)
+
+    layer, state, rule_state = net.layers[0], net.layers[0].init_state((3,)), P.init(net.layers[0], rule, (3,))
+    total = jnp.zeros_like(layer.connection.weight)
+    for x in xs:
+        state, _, rule_state, dw = P.step(layer, rule, state, rule_state, x)
+        total = total + dw
+    assert float(jnp.abs(total).max()) > 0
+    np.testing.assert_allclose(float(loss), float(loss_ref), rtol=1e-12)
+    expected = eqx.tree_at(lambda p: p.layers[0].connection.weight, grads_ref,
+                           grads_ref.layers[0].connection.weight - total)
+    assert_tree_allclose(grads, expected, rtol=1e-10, atol=1e-12)

@@ -128,39 +128,43 @@ class PlasticityLearner(AbstractEstimator):
     rules: tuple
     input_shape: tuple = eqx.field(static=True)
     reward_fn: Any = None
+    alongside: AbstractEstimator | None = None
 
     def _plastic(self, model):
         layers = tuple(model.layers) if hasattr(model, "layers") else (model,)
         return layers, [(index, rule) for index, rule in enumerate(self.rules) if rule is not None]
 
     def init(self, params, state0, *, key=None):
-        del key
         model = self.model(params)
         layers, plastic = self._plastic(model)
         x = jax.ShapeDtypeStruct(self.input_shape, jax.tree_util.tree_leaves(state0)[0].dtype)
         _, _, signals = jax.eval_shape(lambda s, x: model.step(s, x), state0, x)
         signals = signals if hasattr(model, "layers") else (signals,)
-        return tuple(init(layers[i], rule, jnp.shape(signals[i].input)) for i, rule in plastic)
+        rule_states = tuple(init(layers[i], rule, jnp.shape(signals[i].input)) for i, rule in plastic)
+        inner = None if self.alongside is None else self.alongside.init(params, state0, key=key)
+        return rule_states, inner
 
     def step(self, params, lstate, state, x, target, *, key=None):
-        del key
         model = self.model(params)
         layers, plastic = self._plastic(model)
+        rule_states, inner = lstate
         new_state, y, signals = model.step(state, x)
         signals = signals if hasattr(model, "layers") else (signals,)
         reward = None if self.reward_fn is None else self.reward_fn(y, target)
-        grads = jax.tree_util.tree_map(jnp.zeros_like, params)
-        new_lstate = []
-        for (index, rule), rule_state in zip(plastic, lstate, strict=True):
+        if self.alongside is None:
+            grads, loss = jax.tree_util.tree_map(jnp.zeros_like, params), self.loss(y, target)
+        else:  # the gradient learner takes the same step from the same state (pure, so the same result)
+            _, inner, _, loss, grads = self.alongside.step(params, inner, state, x, target, key=key)
+        new_rule_states = []
+        for (index, rule), rule_state in zip(plastic, rule_states, strict=True):
             connection = layers[index].connection
             dw, rule_state = for_connection(rule, connection).update(
                 signals[index].input, signals[index].output, rule_state, connection.weight, reward)
-            new_lstate.append(rule_state)
+            new_rule_states.append(rule_state)
             where = (lambda p, i=index: p.layers[i].connection.weight) if hasattr(model, "layers") else (
                 lambda p: p.connection.weight)
-            grads = eqx.tree_at(where, grads, -dw)
-        loss = self.loss(y, target)
-        return new_state, tuple(new_lstate), y, loss, grads
+            grads = eqx.tree_at(where, grads, where(grads) - dw)
+        return new_state, (tuple(new_rule_states), inner), y, loss, grads
 
 
 def no_loss(y, target):
@@ -169,8 +173,8 @@ def no_loss(y, target):
     return jnp.zeros((), jnp.result_type(y))
 
 
-def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
-            reward_fn: Callable | None = None) -> PlasticityLearner:
+def learner(model, rules, input_shape, *, loss_fn: Callable | None = None, reward_fn: Callable | None = None,
+            alongside: AbstractEstimator | None = None) -> PlasticityLearner:
     r"""Plasticity as an online learner: use rules instead of a gradient learner in
     [`spikax.online.run`][] and [`spikax.online.train`][].
 
@@ -178,6 +182,9 @@ def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
     updates (zero for every other parameter), so `spikax.online.train(..., optax.sgd(1.0))`
     applies the plasticity updates as they come, and any other optax optimiser or schedule
     rescales them (the "surrogate loss" route, see [`spikax.plasticity.surrogate_loss`][]).
+    With `alongside=` a gradient learner built on the same model (e.g.
+    `spikax.online.eprop(model, loss_fn)`), `grad_t` is that learner's gradient minus the
+    plasticity updates: gradient training and plasticity in one optimiser step.
 
     **Arguments:**
 
@@ -187,6 +194,7 @@ def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
     - `input_shape`: shape of one input sample.
     - `loss_fn(y_t, target_t)`: optional, reported as the loss (else zero).
     - `reward_fn(y_t, target_t)`: optional scalar reward for reward-modulated rules.
+    - `alongside`: optional online gradient learner for the same model; its loss is reported.
 
     **Example:**
 
@@ -212,5 +220,11 @@ def learner(model, rules, input_shape, *, loss_fn: Callable | None = None,
             _rule(owner, rule)
             for_connection(rule, _connection(owner, layer, "connection"))
     params, static = eqx.partition(model, trainable(model))
-    return PlasticityLearner(static=static, loss_fn=no_loss if loss_fn is None else loss_fn, params_treedef=jax.tree_util.tree_structure(params),
-                             rules=rules, input_shape=tuple(input_shape), reward_fn=reward_fn)
+    treedef = jax.tree_util.tree_structure(params)
+    if alongside is not None:
+        if not isinstance(alongside, AbstractEstimator) or alongside.params_treedef != treedef:
+            raise TypeError(f"`{owner}`: `alongside` must be an online learner built on the same model (e.g. "
+                            f"`spikax.online.eprop(model, loss_fn)`), got {type(alongside).__name__}.")
+        loss_fn = alongside.loss_fn
+    return PlasticityLearner(static=static, loss_fn=no_loss if loss_fn is None else loss_fn, params_treedef=treedef,
+                             rules=rules, input_shape=tuple(input_shape), reward_fn=reward_fn, alongside=alongside)
