@@ -18,6 +18,7 @@ from . import training as training
 from ._trainable import trainable as trainable
 from .loop import BPTT as BPTT
 from .loop import CheckpointedBPTT as CheckpointedBPTT
+from .loop import Parallel as Parallel
 from .loop import TruncatedBPTT as TruncatedBPTT
 from .loop import run as run
 from .network import Chain as Chain

@@ -91,6 +91,29 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         return None
 
 
+    def between_spikes(self) -> str | None:
+        r"""How the state evolves between spikes, for parallel-in-time execution ([`spikax.Parallel`][]).
+
+        `"linear"`: the new state is an affine function of the state and the input, whatever the
+        spikes (LI; LIF, CubaLIF, IF without reset); `"linear between spikes"`: affine once the
+        spikes are known (a reset by subtraction or to a value); None (this default): neither
+        (non-linear dynamics, refractory counters).
+
+        **Example:**
+
+        ```python
+        spikax.neurons.LIF().between_spikes()  # "linear between spikes"
+        ```
+        """
+        return None
+
+    def threshold_between_spikes(self) -> str | None:
+        """[`between_spikes`][spikax.neurons.AbstractNeuron.between_spikes] of a threshold neuron whose
+        integration is affine (set up by `init_spike_options`): decided by its reset and refractory period."""
+        if self.refractory > 0:
+            return None
+        return "linear" if self.reset == "none" else "linear between spikes"
+
     @abc.abstractmethod
     def init_state(self, shape: tuple[int, ...], dtype=None) -> StateT:
         """The resting state for neurons of `shape` (zeros unless documented); `dtype` defaults to JAX's default float."""

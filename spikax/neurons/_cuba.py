@@ -74,6 +74,10 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
         self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
                                 refractory_time=refractory_time, dt=dt, surrogate=surrogate)
 
+    def between_spikes(self) -> str | None:
+        """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
+        return self.threshold_between_spikes()
+
     def init_state(self, shape, dtype=None) -> CubaLIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))

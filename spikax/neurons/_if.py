@@ -75,6 +75,10 @@ class IF(AbstractNeuron[IFState]):
         """No leak: 1 (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
         return jnp.ones((), default_dtype(dtype))
 
+    def between_spikes(self) -> str | None:
+        """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
+        return self.threshold_between_spikes()
+
     def init_state(self, shape, dtype=None) -> IFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))

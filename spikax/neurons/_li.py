@@ -53,6 +53,10 @@ class LI(AbstractNeuron[LIState]):
         """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
         return self.param("beta", dtype)
 
+    def between_spikes(self) -> str:
+        """`"linear"`: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
+        return "linear"
+
     def init_state(self, shape, dtype=None) -> LIState:
         self.check_params(shape)
         return LIState(v=jnp.zeros(shape, default_dtype(dtype)))

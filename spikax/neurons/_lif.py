@@ -77,6 +77,10 @@ class LIF(AbstractNeuron[LIFState]):
         """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
         return self.param("beta", dtype)
 
+    def between_spikes(self) -> str | None:
+        """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
+        return self.threshold_between_spikes()
+
     def init_state(self, shape, dtype=None) -> LIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
