@@ -474,3 +474,16 @@ def test_learner_alongside_a_gradient_learner_adds_both(getkey):
     expected = eqx.tree_at(lambda p: p.layers[0].connection.weight, grads_ref,
                            grads_ref.layers[0].connection.weight - total)
     assert_tree_allclose(grads, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_chain_sums_the_updates_and_keeps_each_state():
+    w = jnp.full((2, 3), 0.5)
+    pre, post = jnp.array([1.0, 0.0, 1.0]), jnp.array([1.0, 0.0])
+    stdp, scaling = P.stdp(), P.synaptic_scaling(0.1, lr=0.2, tau=5.0)
+    dw, state = P.chain(stdp, scaling).update(pre, post, P.chain(stdp, scaling).init(w), w)
+    dw1, s1 = stdp.update(pre, post, stdp.init(w), w)
+    dw2, s2 = scaling.update(pre, post, scaling.init(w), w)
+    np.testing.assert_allclose(np.asarray(dw), np.asarray(dw1 + dw2))
+    assert_tree_allclose(state, (s1, s2))
+    with pytest.raises(TypeError, match="spikax.plasticity.chain"):
+        P.chain(stdp, "oja")

@@ -31,6 +31,7 @@ from ._layer import init as init
 from ._layer import learner as learner
 from ._layer import step as step
 from ._rule import PlasticityRule as PlasticityRule
+from ._rule import chain as chain
 from ._short_term import ShortTermPlasticity as ShortTermPlasticity
 from ._short_term import TsodyksMarkramState as TsodyksMarkramState
 from ._short_term import tsodyks_markram as tsodyks_markram

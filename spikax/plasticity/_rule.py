@@ -14,6 +14,9 @@ import numpy as np
 from .._errors import check_positive
 
 
+_PACKAGE = "spikax"
+
+
 class PlasticityRule(NamedTuple):
     r"""A plasticity rule: a pair of pure functions, like an optax `GradientTransformation`.
 
@@ -103,3 +106,38 @@ def check_bounds(owner: str, w_min, w_max) -> None:
         return
     if not ordered:
         raise ValueError(f"`{owner}`: `w_min` ({w_min}) must be below `w_max` ({w_max}). Swap them.")
+
+
+def chain(*rules: PlasticityRule) -> PlasticityRule:
+    r"""Several rules on one connection, their updates summed: $\Delta w = \sum_r \Delta w^{(r)}$.
+
+    Each rule keeps its own state and sees the same `pre`, `post` and `weights` (e.g. STDP plus
+    synaptic scaling). `reward` goes to every rule, so chain either only reward-modulated
+    rules or none.
+
+    **Arguments:** the rules. **Returns:** a rule whose state is the tuple of their states.
+
+    **Example:**
+
+    ```python
+    rule = spikax.plasticity.chain(spikax.plasticity.stdp(), spikax.plasticity.synaptic_scaling(target=0.05))
+    w = jnp.full((2, 3), 0.5)
+    dw, state = rule.update(jnp.ones(3), jnp.ones(2), rule.init(w), w)
+    ```
+    """
+    if not rules or not all(isinstance(rule, PlasticityRule) for rule in rules):
+        raise TypeError(f"`{_PACKAGE}.plasticity.chain`: pass one or more plasticity rules, got "
+                        f"{[type(rule).__name__ for rule in rules]}.")
+
+    def init_fn(weights, input_shape=None):
+        return tuple(rule.init(weights, input_shape) for rule in rules)
+
+    def update_fn(pre, post, state, weights, reward=None):
+        total, new = None, []
+        for rule, rule_state in zip(rules, state, strict=True):
+            dw, rule_state = rule.update(pre, post, rule_state, weights, reward)
+            total = dw if total is None else total + dw
+            new.append(rule_state)
+        return total, tuple(new)
+
+    return PlasticityRule(init_fn, update_fn)

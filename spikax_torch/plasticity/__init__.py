@@ -22,6 +22,7 @@ from ._homeostasis import lateral_inhibition as lateral_inhibition
 from ._homeostasis import normalize_weights as normalize_weights
 from ._homeostasis import synaptic_scaling as synaptic_scaling
 from ._rule import PlasticityRule as PlasticityRule
+from ._rule import chain as chain
 from ._short_term import ShortTermPlasticity as ShortTermPlasticity
 from ._short_term import TsodyksMarkramState as TsodyksMarkramState
 from ._short_term import tsodyks_markram as tsodyks_markram

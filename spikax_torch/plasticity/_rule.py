@@ -12,6 +12,9 @@ import torch
 from .._errors import check_positive
 
 
+_PACKAGE = "spikax_torch"
+
+
 class PlasticityRule(NamedTuple):
     """A plasticity rule: `init(weights, input_shape=None) -> state` and
     `update(pre, post, state, weights, reward=None) -> (dw, state)`; see `spikax.plasticity.PlasticityRule`.
@@ -79,3 +82,38 @@ def check_choice_of(owner: str, name: str, value, choices) -> None:
 def check_bounds(owner: str, w_min, w_max) -> None:
     if w_min is not None and w_max is not None and not bool(torch.all(torch.as_tensor(w_min) < torch.as_tensor(w_max))):
         raise ValueError(f"`{owner}`: `w_min` ({w_min}) must be below `w_max` ({w_max}). Swap them.")
+
+
+def chain(*rules: PlasticityRule) -> PlasticityRule:
+    r"""Several rules on one connection, their updates summed: $\Delta w = \sum_r \Delta w^{(r)}$.
+
+    Each rule keeps its own state and sees the same `pre`, `post` and `weights` (e.g. STDP plus
+    synaptic scaling). `reward` goes to every rule, so chain either only reward-modulated
+    rules or none.
+
+    **Arguments:** the rules. **Returns:** a rule whose state is the tuple of their states.
+
+    **Example:**
+
+    ```python
+    rule = spikax_torch.plasticity.chain(spikax_torch.plasticity.stdp(), spikax_torch.plasticity.hebbian())
+    w = torch.full((2, 3), 0.5)
+    dw, state = rule.update(torch.ones(3), torch.ones(2), rule.init(w), w)
+    ```
+    """
+    if not rules or not all(isinstance(rule, PlasticityRule) for rule in rules):
+        raise TypeError(f"`{_PACKAGE}.plasticity.chain`: pass one or more plasticity rules, got "
+                        f"{[type(rule).__name__ for rule in rules]}.")
+
+    def init_fn(weights, input_shape=None):
+        return tuple(rule.init(weights, input_shape) for rule in rules)
+
+    def update_fn(pre, post, state, weights, reward=None):
+        total, new = None, []
+        for rule, rule_state in zip(rules, state, strict=True):
+            dw, rule_state = rule.update(pre, post, rule_state, weights, reward)
+            total = dw if total is None else total + dw
+            new.append(rule_state)
+        return total, tuple(new)
+
+    return PlasticityRule(init_fn, update_fn)

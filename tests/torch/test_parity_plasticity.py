@@ -21,6 +21,7 @@ RULES = {  # name -> (factory taking the plasticity module)
     "oja": lambda m: m.oja(0.1),
     "bcm": lambda m: m.bcm(0.1, tau_theta=3.0, theta0=0.5),
     "synaptic_scaling": lambda m: m.synaptic_scaling(0.3, lr=0.1, tau=3.0),
+    "chain": lambda m: m.chain(m.triplet_stdp(0.01, 0.02, 0.012, 0.005), m.synaptic_scaling(0.3, lr=0.1, tau=3.0)),
 }
 
 
