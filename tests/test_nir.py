@@ -1,5 +1,6 @@
 """NIR export and import (`spikax.io`): reference interpreter, round trips, fixture graphs, refusals."""
 
+import functools
 import warnings
 
 import equinox as eqx
@@ -22,7 +23,7 @@ def _run(model, xs):
     return np.asarray(spikax.run(model, model.init_state(xs.shape[1:]), jnp.asarray(xs))[1])
 
 
-def _inputs(key, shape, scale=3.0, steps=40):
+def _inputs(key, shape, scale=3.0, steps=30):
     return np.asarray(jax.random.uniform(key, (steps,) + tuple(shape), minval=-0.5, maxval=1.0)) * scale
 
 
@@ -63,10 +64,10 @@ def _models_raw(getkey):
                                        N.IF(threshold=0.8, reset="zero")),
                                L.Pool("sum", 2), L.Layer(eqx.nn.Conv2d(3, 2, 3, padding=1, key=getkey()),
                                                          N.LIF(0.9, reset="zero")),
-                               L.Pool("avg", 2), L.Flatten(), L.dense(8, 3, N.LIF(0.9, reset="zero"), key=getkey())]),
+                               L.Pool("avg", 2), L.Flatten(), L.dense(8, 3, N.LIF(0.5, reset="zero"), key=getkey())]),
                  (2, 8, 8)),
         "conv1d": (spikax.Chain([L.Layer(eqx.nn.Conv1d(2, 3, 3, padding=1, key=getkey()), N.LIF(0.9, reset="zero")),
-                                 L.Flatten(), L.dense(18, 2, N.LIF(0.9, reset="zero"), key=getkey())]), (2, 6)),
+                                 L.Flatten(), L.dense(18, 2, N.LIF(0.5, reset="zero"), key=getkey())]), (2, 6)),
         "graph_skip_feedback": (spikax.Graph(
             nodes={"enc": eqx.nn.Linear(4, 6, key=getkey()),
                    "a": L.dense(6, 6, N.LIF(0.9, reset="zero"), key=getkey()),
@@ -77,12 +78,19 @@ def _models_raw(getkey):
     }
 
 
+@functools.lru_cache(maxsize=None)
+def built_models():
+    """The models, built once per session (drawing random weights compiles, which is slow on small CPUs)."""
+    keys = iter(jax.random.split(jax.random.key(3), 64))
+    return _models(lambda: next(keys))
+
+
 @pytest.fixture
-def models(getkey):
-    return _models(getkey)
+def models():
+    return built_models()
 
 
-CASES = list(_models(lambda: jax.random.key(0)))
+CASES = ["dense_lif_li", "cuba_if_linear", "reset_free", "recurrent", "delays", "conv", "conv1d", "graph_skip_feedback"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -31,7 +31,7 @@ def _jax_run(model, xs):
 @pytest.mark.parametrize("case", ["dense_lif_li", "cuba_if_linear", "reset_free", "recurrent", "conv", "delays",
                                   "graph_skip_feedback"])
 def test_torch_twin_of_exported_graph_gives_the_same_spikes(case, getkey):
-    model, shape = test_nir._models(getkey)[case]
+    model, shape = test_nir.built_models()[case]
     graph = spikax.io.to_nir(model, dt=DT, input_shape=shape)
     xs = test_nir._inputs(getkey(), shape)
     twin = spikax_torch.io.from_nir(graph, dtype="float64")
@@ -39,7 +39,7 @@ def test_torch_twin_of_exported_graph_gives_the_same_spikes(case, getkey):
 
 
 def test_torch_export_matches_spikax_export(getkey):
-    model, _ = test_nir._models(getkey)["recurrent"]
+    model, _ = test_nir.built_models()["recurrent"]
     twin = spikax_torch.convert.from_spikax(model)
     a, b = spikax.io.to_nir(model, dt=DT), spikax_torch.io.to_nir(twin, dt=DT)
     assert sorted(a.nodes) == sorted(b.nodes) and sorted(a.edges) == sorted(b.edges)
