@@ -16,6 +16,7 @@ from ._rtrl import RTRLState as RTRLState
 from ._rtrl import SnApState as SnApState
 from ._rtrl import rtrl as rtrl
 from ._rtrl import snap as snap
+from ._eligibility import ConstantDecay as ConstantDecay
 from ._eligibility import DiagonalTrace as DiagonalTrace
 from ._eligibility import DiagonalTraces as DiagonalTraces
 from ._eligibility import EligibilityEngine as EligibilityEngine

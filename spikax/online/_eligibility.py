@@ -385,12 +385,30 @@ class FeedbackSignal(eqx.Module):
         return spatial[index]
 
 
+class ConstantDecay(NamedTuple):
+    r"""An eligibility filter with a fixed decay $\kappa$ (e-prop's `readout_kappa`)."""
+
+    kappa: float
+
+    def decay(self, owner, layers, stateful, index, dtype):
+        del owner, layers, stateful, index
+        return jnp.asarray(self.kappa, dtype)
+
+
 class NextLayerLeak(NamedTuple):
-    """A filter whose decay is the membrane leak of the next layer with a neuron (OTPE)."""
+    """An eligibility filter whose decay is the membrane leak of the next layer with a neuron (OTPE)."""
+
+    def decay(self, owner, layers, stateful, index, dtype):
+        following = [i for i in stateful if i > index][0]
+        return jax.lax.stop_gradient(membrane_leak(owner, layers[following].neuron, dtype))
 
 
 class ReadoutLeak(NamedTuple):
-    """A filter whose decay is the readout neuron's membrane leak (e-prop's default `readout_kappa`)."""
+    """An eligibility filter whose decay is the readout neuron's membrane leak (e-prop's default `readout_kappa`)."""
+
+    def decay(self, owner, layers, stateful, index, dtype):
+        del index
+        return jax.lax.stop_gradient(membrane_leak(owner, layers[stateful[-1]].neuron, dtype))
 
 
 class RateRegulariser(NamedTuple):
@@ -435,7 +453,8 @@ class EligibilityEngine(AbstractEstimator):
       ($\partial\ell_t/\partial y^l_t$) or [`FeedbackSignal`][spikax.online.FeedbackSignal]
       ($B_l\delta_t$, with $\delta_t$ the loss's derivative at the readout's input current).
     - `filters`: per layer, None, the decay $\kappa$ of a low-pass filter on the eligibility,
-      $\bar e_t = \kappa\bar e_{t-1} + e_t$ (e-prop's leaky readout), or `NextLayerLeak()` (OTPE).
+      $\bar e_t = \kappa\bar e_{t-1} + e_t$: `ConstantDecay(κ)` or `ReadoutLeak()` (e-prop's leaky
+      readout), or `NextLayerLeak()` (OTPE).
     - `rate_reg`: None or a `RateRegulariser` (e-prop's firing-rate regulariser).
 
     All states are NamedTuples ([`LayerTraces`][spikax.online.LayerTraces], one per layer).
@@ -574,14 +593,9 @@ class EligibilityEngine(AbstractEstimator):
         return LayerTraces(traces, filtered, new_rate), grads
 
     def _filter(self, index, layers, dtype):
-        """The eligibility filter's decay for layer `index`: a number, the next stateful layer's leak, or None."""
+        """The eligibility filter's decay for layer `index`, or None without a filter."""
         kappa = self.filters[index]
-        if kappa is None:
-            return None
-        if isinstance(kappa, NextLayerLeak | ReadoutLeak):
-            following = [i for i in _stateful(self.plans) if i > index][0 if isinstance(kappa, NextLayerLeak) else -1]
-            return jax.lax.stop_gradient(membrane_leak(self.owner, layers[following].neuron, dtype))
-        return jnp.asarray(kappa, dtype)
+        return None if kappa is None else kappa.decay(self.owner, layers, _stateful(self.plans), index, dtype)
 
     def _decay(self, layer, dtype):
         if self.traces.decay is None:
@@ -752,8 +766,8 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
         leaky = engine.plans[-1].stateful and readout.neuron.eligibility_leak() is not None
         kappa = ReadoutLeak() if leaky else None
     else:
-        kappa = float(readout_kappa)
-        if not 0 <= kappa <= 1:
+        kappa = ConstantDecay(float(readout_kappa))
+        if not 0 <= kappa.kappa <= 1:
             raise ValueError(f"`{owner}`: `readout_kappa` is the readout's per-step leak and must lie in [0, 1], "
                              f"got {readout_kappa!r}.")
     last = len(engine.plans) - 1
