@@ -38,8 +38,8 @@ class SnApState(NamedTuple):
     rows of their own neuron) store those rows' values, `[P_narrow, k]`; the few that reach
     many rows (*wide*: e.g. a leak shared by a whole layer) are stored as dense columns,
     `[n_s, P_wide]`. $k$ is chosen when the learner is built, to minimise the step's work
-    $P_\text{narrow}k^2 + P_\text{wide}n_s^2$ with $k^2 \le n_s$ (a narrow column's step gathers
-    a $k\times k$ block of $D_t$, never more than a dense column). Memory $O(kP_\text{narrow} + n_sP_\text{wide})$
+    $P_\text{narrow}k^2 + P_\text{wide}n_s^2$ with $k^2 \le 2n_s$ (a narrow column's step gathers
+    a $k\times k$ block of $D_t$, about what a dense column takes). Memory $O(kP_\text{narrow} + n_sP_\text{wide})$
     instead of $n_s P$.
 
     - `values`, `rows`, `valid`: `[P_narrow, k]` kept values, their state rows (int32), and
@@ -83,8 +83,8 @@ def _snap_layout(pattern: np.ndarray) -> SnApState:
     """Zero SnAp state for a boolean `[n_s, P]` pattern: narrow columns padded to k rows, wide ones dense."""
     n_s, n_p = pattern.shape
     counts = pattern.sum(axis=0)
-    # a narrow column's step gathers a k x k block of D_t: keep k^2 <= n_s, so it never takes more than a dense column
-    widths = [k for k in np.unique(np.concatenate([counts, [0]])) if k * k <= n_s]
+    # a narrow column's step gathers a k x k block of D_t: keep k^2 <= 2 n_s, about what a dense column takes
+    widths = [k for k in np.unique(np.concatenate([counts, [0]])) if k * k <= 2 * n_s]
     work = [np.sum(counts <= k) * k * k + np.sum(counts > k) * n_s * n_s for k in widths]
     k = max(int(widths[int(np.argmin(work))]), 1)
     narrow, wide = np.nonzero(counts <= k)[0], np.nonzero(counts > k)[0]
@@ -273,12 +273,6 @@ def rtrl(model, loss_fn, *, mask=None, max_bytes: int | None = DEFAULT_MAX_BYTES
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.rtrl(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)  # == BPTT
     ```
@@ -315,12 +309,6 @@ def snap(model, loss_fn, n: int, *, input_shape=None, max_bytes: int | None = DE
     **Example:**
 
     ```python
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     k1, k2 = jax.random.split(key)
     net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
                         spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
