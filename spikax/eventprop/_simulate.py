@@ -89,20 +89,25 @@ def simulate(chain, spikes, *, dt, t_end, max_spikes, observe=None) -> EventResu
     **Example:**
 
     ```python
-    k1, k2 = jax.random.split(key)
     neuron = spikax.neurons.CubaLIF(tau_syn=5.0, tau_mem=10.0, dt=1.0, reset="zero")
-    net = spikax.Chain([spikax.layers.dense(3, 8, neuron, use_bias=False, key=k1),
-                        spikax.layers.dense(8, 2, neuron, use_bias=False, key=k2)])
-    net = jax.tree.map(lambda w: 4.0 * w, net)  # strong enough to fire
+    net = spikax.Chain([spikax.layers.dense(3, 2, neuron, use_bias=False, key=key)])
+    net = eqx.tree_at(lambda n: n.layers[0].connection.weight, net, jnp.full((2, 3), 3.0))
     out = spikax.eventprop.simulate(net, jnp.array([1.0, 2.0, 3.0]), dt=1.0, t_end=40.0, max_spikes=16)
-    first = spikax.eventprop.first_spike_times(out.spikes[-1], 2, silent=40.0)
+    first = spikax.eventprop.first_spike_times(out.spikes[-1], 2, silent=40.0)  # [3.47, 3.47]
     ```
+
+    `jax.grad` of any loss of `out` (e.g. [`spikax.eventprop.first_spike_cross_entropy`][] of
+    `first`) with respect to `net` runs the EventProp adjoint.
     """
     layers = getattr(chain, "layers", None)
     if layers is None:
         raise TypeError(f"`{OWNER}`: expected a `spikax.Chain`, got {type(chain).__name__}. "
                         "Wrap the layers: `spikax.Chain([layer1, layer2])`.")
     budgets = _budgets(max_spikes, len(layers))
+    for name, value in (("dt", dt), ("t_end", t_end)):
+        if isinstance(value, (int, float)) and not value > 0:
+            raise ValueError(f"`{OWNER}`: `{name}` must be positive, got {value!r}. `dt` is the step the neurons were "
+                             "built for and `t_end` the end of the simulated interval, e.g. `dt=1.0, t_end=50.0`.")
     current = _as_spikes(spikes)
     dtype = _layer_weights(0, layers[0])[0].dtype
     current = Spikes(current.times.astype(dtype), current.indices)
@@ -284,12 +289,14 @@ def _forward(budget, number, dyn, w, r, in_times, in_idx, obs_times, t_end):
             jnp.asarray(False))
     out = lax.while_loop(cond, body, init)
     _, _, _, _, _, _, count, outs, outi, rec, obs_v, _, overflow = out
-    outs = eqx.branched_error_if(
-        outs, overflow | dyn.invalid(), jnp.where(overflow, 0, 1),
-        [f"`{OWNER}`: layer {number} fired more than max_spikes={budget} spikes in one sample, so the event list "
-         "is full. Raise `max_spikes` for this layer (an int per layer is allowed), or shorten `t_end`.",
-         f"`{OWNER}`: layer {number}'s neurons have a decay of 1 (no leak) or `dt <= 0`, so a time constant "
-         "dt/(1 - decay) is not finite and positive. Use decays below 1 and a positive `dt`."])
+    outs = eqx.error_if(
+        outs, overflow,
+        f"`{OWNER}`: layer {number} fired more than max_spikes={budget} spikes in one sample, so the event list "
+        "is full. Raise `max_spikes` for this layer (an int per layer is allowed), or shorten `t_end`.")
+    outs = eqx.error_if(
+        outs, dyn.invalid(),
+        f"`{OWNER}`: layer {number}'s neurons have a decay of 1 (no leak) or `dt <= 0`, so a time constant "
+        "dt/(1 - decay) is not finite and positive. Use decays below 1 and a positive `dt`.")
     return (outs, outi, obs_v), (rec, count)
 
 
@@ -310,12 +317,11 @@ def _layer_bwd(budget, number, res, cotangents):
     g_out, _, g_obs = cotangents
     dtype = w.dtype
     n = w.shape[0]
-    n_events = rec.time.shape[0]
 
     def body(step, carry):
         lam_v, lam_i, t_later, passed, g_w, g_r, g_in = carry
-        e = n_events - 1 - step
-        valid = e < count
+        e = count - 1 - step
+        valid = e >= 0
         time, kind, ref, fired, aux = (field[e] for field in rec)
         # Between events the adjoint follows the transposed flow back to this event.
         lv, li = dyn.adjoint_flow(lam_v, lam_i, jnp.where(valid, t_later - time, 0.0))
@@ -345,7 +351,8 @@ def _layer_bwd(budget, number, res, cotangents):
     zeros = jnp.zeros((n,), dtype)
     init = (zeros, zeros, t_end, jnp.zeros((), dtype), jnp.zeros_like(w), None if r is None else jnp.zeros_like(r),
             jnp.zeros_like(in_times))
-    _, _, _, _, g_w, g_r, g_in = lax.fori_loop(0, n_events, body, init)
+    # Only the recorded events, latest first (a while loop: its length is the number of events).
+    _, _, _, _, g_w, g_r, g_in = lax.fori_loop(0, count, body, init)
     g_dyn = jax.tree.map(jnp.zeros_like, dyn)
     return g_dyn, g_w, g_r, g_in, None, jnp.zeros_like(obs_times), jnp.zeros_like(t_end)
 
