@@ -138,6 +138,18 @@ def test_triplet_post_post_pre_closed_form():
     np.testing.assert_allclose(float(dws.sum()), math.exp(-10 / tau_plus) * math.exp(-20 / tau_y), rtol=1e-12)
 
 
+@pytest.mark.parametrize("interaction", ["all_to_all", "nearest"])
+def test_triplet_slow_post_trace_sums_or_keeps_the_nearest(interaction):
+    tau_plus, tau_y = 15.0, 100.0
+    rule = P.triplet_stdp(0.0, 1.0, 0.0, 0.0, tau_plus=tau_plus, tau_y=tau_y, interaction=interaction)
+    pre, post = np.zeros((40, 1)), np.zeros((40, 1))
+    post[[5, 10, 25], 0] = 1.0
+    pre[15, 0] = 1.0
+    dws, _ = run_rule(rule, jnp.asarray(pre), jnp.asarray(post), jnp.zeros((1, 1)))
+    o2 = math.exp(-15 / tau_y) + (math.exp(-20 / tau_y) if interaction == "all_to_all" else 0.0)
+    np.testing.assert_allclose(float(dws.sum()), math.exp(-10 / tau_plus) * o2, rtol=1e-12)
+
+
 # -- reward-modulated STDP ---------------------------------------------------------------------------
 
 
