@@ -1,0 +1,1 @@
+"""spikax's benchmark suite: `python -m benchmarks NAME` (or `spikax bench NAME`); see `benchmarks/README.md`."""

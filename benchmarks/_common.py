@@ -1,0 +1,159 @@
+"""What every benchmark of the suite shares: the machine, timing, optional peers, and the result files.
+
+Each benchmark module has `main(argv) -> dict` taking at least `--quick` (tiny sizes, for the
+smoke test), `--repeats` and `--out` (a folder; default `benchmarks/results/`). It writes
+`NAME.json` (every number, the machine, notes) and `NAME.md` (the table(s)), and a plot
+`NAME*.png` where it has one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import pathlib
+import platform
+import statistics
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # the repository's packages first
+
+RESULTS = REPO / "benchmarks" / "results"
+SHARED_NOTE = ("Measured on a shared machine (other jobs running, load average above the core count): absolute "
+               "times are unreliable; ratios from the same run are the numbers to read.")
+
+
+def parser(description: str, *, repeats: int = 5) -> argparse.ArgumentParser:
+    """The options every benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, a smoke test of the benchmark")
+    p.add_argument("--repeats", type=int, default=repeats, help="timed calls after the warm-up (median reported)")
+    p.add_argument("--out", default=str(RESULTS), help="folder for the JSON, markdown and plots")
+    return p
+
+
+def machine() -> dict:
+    """The CPU model, cores, load and library versions."""
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "equinox", "spikax", "torch", "norse", "snntorch", "spikingjelly", "spyx", "numpy"):
+        if importlib.util.find_spec(name) is not None:
+            try:
+                versions[name] = importlib.import_module(name).__version__
+            except Exception:  # noqa: BLE001 - a broken optional install: name it, carry on
+                versions[name] = "import fails"
+    load = os.getloadavg()
+    cores = os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "load_average": [round(x, 2) for x in load], "versions": versions,
+            "platform": platform.platform(), "shared": load[0] > 0.5 * (cores or 1)}
+
+
+def describe(info: dict) -> str:
+    v = ", ".join(f"{k} {x}" for k, x in info["versions"].items())
+    return (f"{info['cpu']}, {info['cores']} cores, load average {info['load_average']} "
+            f"({'shared' if info['shared'] else 'idle'}); {v}")
+
+
+def timed(fn, repeats: int):
+    """`(first_output, first_call_s, median_s, all_s)`: one warm-up call (compilation), then `repeats` timed calls."""
+    start = time.perf_counter()
+    out = fn()
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return out, first, statistics.median(times), times
+
+
+def jax_ready(fn):
+    import jax
+
+    return lambda: jax.block_until_ready(fn())
+
+
+def optional(name: str, skipped: list):
+    """Import an optional peer, or record why it is skipped (and print it)."""
+    try:
+        return importlib.import_module(name)
+    except Exception as error:  # noqa: BLE001 - any failure to import skips the peer
+        message = f"{name}: skipped ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        print(message, flush=True)
+        skipped.append(message)
+        return None
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def cell(x):
+        if isinstance(x, float):
+            return f"{x:.3g}" if abs(x) < 100 else f"{x:.0f}"
+        return "—" if x is None else str(x)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write(name: str, out: str, result: dict, markdown: str) -> dict:
+    """Write `NAME.json` and `NAME.md` (the markdown headed by the machine), print the markdown."""
+    folder = pathlib.Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    info = result.setdefault("machine", machine())
+    if info["shared"]:
+        result.setdefault("notes", []).append(SHARED_NOTE)
+    head = f"# {name}\n\nMachine: {describe(info)}.\n"
+    if info["shared"]:
+        head += f"\n{SHARED_NOTE}\n"
+    text = head + "\n" + markdown.strip() + "\n"
+    for note in result.get("notes", []):
+        if note != SHARED_NOTE:
+            text += f"\n- {note}"
+    if result.get("skipped"):
+        text += "\n\nSkipped: " + "; ".join(result["skipped"]) + "\n"
+    (folder / f"{name}.json").write_text(json.dumps(result, indent=2, default=float))
+    (folder / f"{name}.md").write_text(text + "\n")
+    print(text, flush=True)
+    print(f"wrote {folder / (name + '.json')} and {name}.md", flush=True)
+    return result
+
+
+def plot(path: pathlib.Path, title: str, xlabel: str, series: dict, *, logx=True, logy=True, ylabel="ms") -> str | None:
+    """A line plot of `{label: (xs, ys)}`; None (and nothing written) without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for label, (xs, ys) in series.items():
+        points = [(x, y) for x, y in zip(xs, ys) if y is not None]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=label)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
