@@ -34,9 +34,9 @@ def _boost(model, factor=10.0):
     return jax.tree_util.tree_map_with_path(scale, model)
 
 
-def _models(getkey):
+def _models(seed):
     """Random models covering every mapping (all reset to a value, so peers and the reference agree)."""
-    models = {name: (_boost(model), shape) for name, (model, shape) in _models_raw(getkey).items()}
+    models = {name: (_boost(model), shape) for name, (model, shape) in _models_raw(np.random.default_rng(seed)).items()}
     graph, shape = models["graph_skip_feedback"]
     out = graph.nodes["out"].connection
     graph = eqx.tree_at(lambda g: (g.nodes["out"].connection.weight, g.nodes["out"].connection.bias), graph,
@@ -45,44 +45,70 @@ def _models(getkey):
     return models
 
 
-def _models_raw(getkey):
+def _make(cls, *args, rng, **kwargs):
+    """`cls(*args, **kwargs)` with its arrays drawn by NumPy (no JAX random draw: nothing to compile)."""
+    shell = eqx.filter_eval_shape(cls, *args, key=jax.random.key(0), **kwargs)
+
+    def draw(leaf):
+        if not isinstance(leaf, jax.ShapeDtypeStruct):
+            return leaf
+        if jnp.issubdtype(leaf.dtype, jnp.integer):  # delays, in steps
+            return jnp.asarray(rng.integers(0, 5, leaf.shape), leaf.dtype)
+        fan_in = int(np.prod(leaf.shape[1:])) if len(leaf.shape) > 1 else 4
+        return jnp.asarray(rng.uniform(-1, 1, leaf.shape) / np.sqrt(fan_in), leaf.dtype)
+
+    return jax.tree_util.tree_map(draw, shell)
+
+
+def _dense(n_in, n_out, neuron, rng, use_bias=True):
+    return L.Layer(_make(eqx.nn.Linear, n_in, n_out, use_bias=use_bias, rng=rng), neuron)
+
+
+def _recurrent(n_in, n_out, neuron, rng):
+    return L.Recurrent(_make(eqx.nn.Linear, n_in, n_out, rng=rng),
+                       _make(eqx.nn.Linear, n_out, n_out, use_bias=False, rng=rng), neuron)
+
+
+def _models_raw(rng):
     lif = N.LIF(np.linspace(0.7, 0.95, 6), threshold=np.linspace(0.8, 1.2, 6), reset="zero", v_reset=0.1)
     cuba = N.CubaLIF(alpha=0.8, beta=0.9, threshold=1.0, reset="zero")
     return {
-        "dense_lif_li": (spikax.Chain([L.dense(4, 6, lif, key=getkey()), L.dense(6, 3, N.LI(0.8), key=getkey())]), (4,)),
-        "cuba_if_linear": (spikax.Chain([L.dense(4, 5, cuba, key=getkey(), use_bias=False),
-                                         L.dense(5, 3, N.IF(threshold=0.5, reset="zero"), key=getkey())]), (4,)),
-        "reset_free": (spikax.Chain([L.dense(4, 5, N.LIF(0.9, threshold=0.7, reset="none"), key=getkey()),
-                                     L.dense(5, 4, N.CubaLIF(reset="none", threshold=0.3), key=getkey()),
-                                     L.dense(4, 3, N.IF(reset="none", threshold=0.5), key=getkey())]), (4,)),
-        "recurrent": (spikax.Chain([L.recurrent_dense(4, 6, N.CubaLIF(0.7, 0.8, reset="zero"), key=getkey()),
-                                    L.recurrent_dense(6, 3, N.LIF(0.9, reset="zero"), key=getkey())]), (4,)),
+        "dense_lif_li": (spikax.Chain([_dense(4, 6, lif, rng), _dense(6, 3, N.LI(0.8), rng)]), (4,)),
+        "cuba_if_linear": (spikax.Chain([_dense(4, 5, cuba, rng, use_bias=False),
+                                         _dense(5, 3, N.IF(threshold=0.5, reset="zero"), rng)]), (4,)),
+        "reset_free": (spikax.Chain([_dense(4, 5, N.LIF(0.9, threshold=0.7, reset="none"), rng),
+                                     _dense(5, 4, N.CubaLIF(reset="none", threshold=0.3), rng),
+                                     _dense(4, 3, N.IF(reset="none", threshold=0.5), rng)]), (4,)),
+        "recurrent": (spikax.Chain([_recurrent(4, 6, N.CubaLIF(0.7, 0.8, reset="zero"), rng),
+                                    _recurrent(6, 3, N.LIF(0.9, reset="zero"), rng)]), (4,)),
         "delays": (spikax.Chain([L.Delay(3, delays=jnp.array([0, 1, 3, 2])),
-                                 L.dense(4, 5, N.LIF(0.8, reset="zero"), key=getkey()),
-                                 L.DelayedLinear(5, 4, 4, key=getkey()), N.LIF(0.85, reset="zero")]), (4,)),
-        "conv": (spikax.Chain([L.Layer(eqx.nn.Conv2d(2, 3, 3, stride=1, padding=1, key=getkey()),
+                                 _dense(4, 5, N.LIF(0.8, reset="zero"), rng),
+                                 _make(L.DelayedLinear, 5, 4, 4, rng=rng), N.LIF(0.85, reset="zero")]), (4,)),
+        "conv": (spikax.Chain([L.Layer(_make(eqx.nn.Conv2d, 2, 3, 3, stride=1, padding=1, rng=rng),
                                        N.IF(threshold=0.8, reset="zero")),
-                               L.Pool("sum", 2), L.Layer(eqx.nn.Conv2d(3, 2, 3, padding=1, key=getkey()),
+                               L.Pool("sum", 2), L.Layer(_make(eqx.nn.Conv2d, 3, 2, 3, padding=1, rng=rng),
                                                          N.LIF(0.9, reset="zero")),
-                               L.Pool("avg", 2), L.Flatten(), L.dense(8, 3, N.LIF(0.5, reset="zero"), key=getkey())]),
+                               L.Pool("avg", 2), L.Flatten(), _dense(8, 3, N.LIF(0.5, reset="zero"), rng)]),
                  (2, 8, 8)),
-        "conv1d": (spikax.Chain([L.Layer(eqx.nn.Conv1d(2, 3, 3, padding=1, key=getkey()), N.LIF(0.9, reset="zero")),
-                                 L.Flatten(), L.dense(18, 2, N.LIF(0.5, reset="zero"), key=getkey())]), (2, 6)),
+        "conv1d": (spikax.Chain([L.Layer(_make(eqx.nn.Conv1d, 2, 3, 3, padding=1, rng=rng), N.LIF(0.9, reset="zero")),
+                                 L.Flatten(), _dense(18, 2, N.LIF(0.5, reset="zero"), rng)]), (2, 6)),
         "graph_skip_feedback": (spikax.Graph(
-            nodes={"enc": eqx.nn.Linear(4, 6, key=getkey()),
-                   "a": L.dense(6, 6, N.LIF(0.9, reset="zero"), key=getkey()),
-                   "b": L.dense(6, 6, N.CubaLIF(reset="zero"), key=getkey()),
-                   "out": L.dense(6, 3, N.LIF(0.5, reset="zero"), key=getkey())},
+            nodes={"enc": _make(eqx.nn.Linear, 4, 6, rng=rng),
+                   "a": _dense(6, 6, N.LIF(0.9, reset="zero"), rng),
+                   "b": _dense(6, 6, N.CubaLIF(reset="zero"), rng),
+                   "out": _dense(6, 3, N.LIF(0.5, reset="zero"), rng)},
             edges=[("input", "enc"), ("enc", "a"), ("a", "b"), ("b", "out"), ("a", "out"), ("b", "a")],
             output="out"), (4,)),
     }
 
 
+SEED = 0  # a draw where every model's output layer fires on the test inputs
+
+
 @functools.lru_cache(maxsize=None)
 def built_models():
     """The models, built once per session (drawing random weights compiles, which is slow on small CPUs)."""
-    keys = iter(jax.random.split(jax.random.key(3), 64))
-    return _models(lambda: next(keys))
+    return _models(SEED)
 
 
 @pytest.fixture
