@@ -1,7 +1,7 @@
 """Loihi 2: a bit-accurate emulator of its CUBA LIF neuron with Dense inputs, and a quantiser.
 
-[`spikax.hw.loihi.run`][] reproduces Lava's fixed-point (`PyLifModelBitAcc`) neuron and Dense
-bit for bit; [`spikax.hw.loihi.quantize`][] maps a trained float spikax model onto it and
+`spikax.hw.loihi.run` reproduces Lava's fixed-point (`PyLifModelBitAcc`) neuron and Dense
+bit for bit; `spikax.hw.loihi.quantize` maps a trained float spikax model onto it and
 reports the accuracy before and after.
 """
 

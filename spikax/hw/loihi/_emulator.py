@@ -36,7 +36,7 @@ class LoihiLayer(NamedTuple):
 
 
 class LoihiTrace(NamedTuple):
-    """What [`spikax.hw.loihi.run`][] records each step, after that step's reset."""
+    """What `spikax.hw.loihi.run` records each step, after that step's reset."""
 
     u: np.ndarray  # int64 [time, n]: synaptic current
     v: np.ndarray  # int64 [time, n]: membrane voltage
@@ -115,13 +115,13 @@ def run(layers: LoihiLayer | Sequence[LoihiLayer], spikes_in, *, recurrent: Sequ
 
     **Arguments:**
 
-    - `layers`: one [`spikax.hw.loihi.LoihiLayer`][] or a list (each feeds the next).
+    - `layers`: one `spikax.hw.loihi.LoihiLayer` or a list (each feeds the next).
     - `spikes_in`: `[time, n_in]` binary input spikes (or `[time, batch, n_in]`).
     - `recurrent`: optionally, per layer, a layer whose `weights` (`[n, n]`), `weight_exp` and
       `num_weight_bits` form a recurrent Dense from the layer's spikes back to itself (or None).
     - `record`: which layer's trace to return (default: the last).
 
-    **Returns:** a [`spikax.hw.loihi.LoihiTrace`][] `(u, v, s)`, each `[time, n]`.
+    **Returns:** a `spikax.hw.loihi.LoihiTrace` `(u, v, s)`, each `[time, n]`.
 
     **Example:**
 

@@ -19,7 +19,7 @@ OWNER = "spikax.hw.loihi.quantize"
 
 
 class QuantizeReport(NamedTuple):
-    """What [`spikax.hw.loihi.quantize`][] returns."""
+    """What `spikax.hw.loihi.quantize` returns."""
 
     layers: list  # one LoihiLayer per spikax layer
     recurrent: list  # per layer, the recurrent LoihiLayer (weights only) or None
@@ -29,7 +29,7 @@ class QuantizeReport(NamedTuple):
     spike_agreement: float | None  # fraction of output spike counts equal in both
 
     def run(self, spikes_in):
-        """Run the integer model ([`spikax.hw.loihi.run`][]) on `[time, (batch,) n_in]` spikes; returns the last layer's trace."""
+        """Run the integer model (`spikax.hw.loihi.run`) on `[time, (batch,) n_in]` spikes; returns the last layer's trace."""
         return run(self.layers, spikes_in, recurrent=self.recurrent)
 
 
@@ -90,7 +90,7 @@ def quantize(model, spikes=None, labels=None, *, num_weight_bits: int = 8) -> Qu
     - `labels`: `[batch]` class indices (the output neuron with the most spikes wins).
     - `num_weight_bits`: weight precision, 1..8 (default 8).
 
-    **Returns:** a [`spikax.hw.loihi.QuantizeReport`][] with the integer layers and the
+    **Returns:** a `spikax.hw.loihi.QuantizeReport` with the integer layers and the
     accuracy of the float model and of the bit-accurate emulation.
 
     **Example:**
