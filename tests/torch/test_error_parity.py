@@ -63,3 +63,17 @@ def test_torch_dtype_mismatch_names_the_model_dtype():
 def test_the_spec_imports_without_jax_or_torch():
     code = "import sys, spikax_spec; assert 'jax' not in sys.modules and 'torch' not in sys.modules, sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("module", ["neurons", "surrogate"])
+def test_constructors_have_the_same_signature_in_both_packages(module):
+    """Same argument names, order, kinds and defaults (the defaults themselves come from `spikax_spec`)."""
+    import inspect
+
+    every = {"neurons": spikax.neurons.ALL_NEURONS, "surrogate": spikax.surrogate.ALL_SURROGATES}[module]
+    for obj in every:
+        name = type(obj).__name__
+        jax_sig = inspect.signature(getattr(getattr(spikax, module), name))
+        torch_sig = inspect.signature(getattr(getattr(spikax_torch, module), name))
+        describe = lambda sig: [(p.name, p.kind, p.default) for p in sig.parameters.values()]  # noqa: E731
+        assert describe(jax_sig) == describe(torch_sig), name
