@@ -87,15 +87,16 @@ def bptt_loss(params, static, state0, xs, targets, rate_reg, eprop=False):
     gives exactly `spikax.online.eprop`'s gradient (test E2) at the cost of BPTT.
     """
     hidden, readout = eqx.combine(params, static).layers
-    neuron = detach_reset(hidden.neuron) if eprop else hidden.neuron
+    if eprop:  # the same layer step, with the reset's gradient cut
+        hidden = eqx.tree_at(lambda h: h.neuron, hidden, detach_reset(hidden.neuron))
 
     def one(x, t):
         def body(carry, inputs):
             hs, rs = carry
             xt, tt = inputs
-            spikes = lax.stop_gradient(hs.spikes) if eprop else hs.spikes
-            n, z = neuron(hs.neuron, hidden.connection(xt) + hidden.recurrent(spikes))
-            hs = spikax.layers.RecurrentState(n, z)
+            if eprop:  # the previous spikes enter the recurrent input as constants
+                hs = hs._replace(spikes=lax.stop_gradient(hs.spikes))
+            hs, z = hidden(hs, xt)
             rs, y = readout(rs, z)
             return (hs, rs), (loss_fn(y, tt), z)
 

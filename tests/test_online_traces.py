@@ -468,7 +468,8 @@ def test_eprop_readout_filter_defaults_to_the_readout_leak(getkey):
                          compare(online.eprop(cuba, mse, readout_kappa=0.0), cuba, xs, targets)[0], rtol=1e-12)
 
 
-@pytest.mark.parametrize("neuron", [LIF(), LIF(beta=0.7, learnable="beta"), spikax.neurons.IF()], ids=type_name)
+@pytest.mark.parametrize("neuron", [LIF(), LIF(beta=0.7, threshold=jnp.linspace(0.8, 1.2, N_HID), learnable="beta"),
+                                    spikax.neurons.IF()], ids=type_name)
 def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
     """e-prop on a leaky-integrator layer keeps presynaptic traces x̂ (outer-product eligibilities); same gradient."""
     import dataclasses

@@ -184,14 +184,17 @@ def plan_layer(owner: str, index: int, layer, layer_params) -> LayerPlan:
                 slots.append(Slot((attr, leaf), pre))
     fields = tuple(f.name for f in dataclasses.fields(layer.neuron) if _is_array(getattr(layer_params.neuron, f.name, None)))
     slots += [Slot(("neuron", name), None, k) for k, name in enumerate(fields)]
-    return LayerPlan(True, tuple(slots), fields, _is_leaky_integrator(layer.neuron))
+    return LayerPlan(True, tuple(slots), fields, _is_leaky_integrator(layer))
 
 
-def _is_leaky_integrator(neuron) -> bool:
+def _is_leaky_integrator(layer) -> bool:
+    neuron = layer.neuron
     leak = neuron.eligibility_leak()
-    if leak is None or jnp.ndim(leak) != 0 or getattr(neuron, "reset", "none") not in ("subtract", "none"):
+    width = getattr(getattr(layer, "connection", None), "out_features", None)
+    if (leak is None or jnp.ndim(leak) != 0 or not isinstance(width, int)
+            or getattr(neuron, "reset", "none") not in ("subtract", "none")):
         return False
-    return len(jax.tree_util.tree_leaves(jax.eval_shape(lambda: neuron.init_state((1,))))) == 1
+    return len(jax.tree_util.tree_leaves(jax.eval_shape(lambda: neuron.init_state((width,))))) == 1
 
 
 def _stateful(plans) -> tuple[int, ...]:
