@@ -63,6 +63,9 @@ def test_torch_dtype_mismatch_names_the_model_dtype():
 def test_the_spec_imports_without_jax_or_torch():
     code = "import sys, spikax_spec; assert 'jax' not in sys.modules and 'torch' not in sys.modules, sys.modules.keys()"
     subprocess.run([sys.executable, "-c", code], check=True)
+    # and sharing it does not make the torch package load JAX
+    code = "import sys, spikax_torch; assert 'jax' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.mark.parametrize("module", ["neurons", "surrogate"])
