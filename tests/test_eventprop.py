@@ -249,6 +249,8 @@ def test_errors(getkey):
         ep.simulate(no_reset, INPUT, dt=1.0, t_end=10.0, max_spikes=4)
     with pytest.raises(ValueError, match="max_spikes"):
         ep.simulate(net, INPUT, dt=1.0, t_end=10.0, max_spikes=(4,))
+    with pytest.raises(Exception, match="outside 0..2"):
+        ep.simulate(net, ep.Spikes(jnp.array([1.0, 2.0]), jnp.array([0, 3])), dt=1.0, t_end=10.0, max_spikes=64)
     with pytest.raises(ValueError, match="dt"):
         ep.simulate(net, INPUT, dt=0.0, t_end=10.0, max_spikes=4)
     with pytest.raises(ValueError, match="1-D"):

@@ -116,8 +116,12 @@ def simulate(chain, spikes, *, dt, t_end, max_spikes, observe=None) -> EventResu
     outputs, voltages = [], None
     for number, (layer, budget) in enumerate(zip(layers, budgets, strict=True)):
         w, r = _layer_weights(number, layer)
-        if int(jnp.shape(current.indices)[0]) and w.shape[1] <= 0:
-            raise ValueError(f"`{OWNER}`: layer {number} has no inputs.")
+        if number == 0:
+            bad = jnp.isfinite(current.times) & ((current.indices < 0) | (current.indices >= w.shape[1]))
+            current = Spikes(eqx.error_if(current.times, jnp.any(bad),
+                                          f"`{OWNER}`: an input spike names a channel outside 0..{w.shape[1] - 1}; "
+                                          f"the first layer has {w.shape[1]} inputs. Give `Spikes.indices` in that "
+                                          "range (or leave its time at `inf`)."), current.indices)
         dyn = continuous(f"{OWNER} (layer {number})", layer.neuron, dt=dt, n=w.shape[0], dtype=dtype)
         last = number == len(layers) - 1
         times = empty if (observe is None or not last) else jnp.sort(jnp.asarray(observe, dtype))
