@@ -38,8 +38,9 @@ class names, argument names, defaults and state NamedTuples. `forward(state, x) 
   over the model's tensors instead of an optax one, and updates them in place.
 - *Custom surrogates* (`surrogate.custom(fn)`) hold a framework-specific function and are not
   converted. `run(..., unroll=)` is ignored; `compile=` is torch only. `network.Stateful` keeps
-  its state as a module attribute (spikax: an `equinox.nn.State`). Datasets, plotting,
-  training and NIR I/O are spikax only (NumPy data feeds both).
+  its state as a module attribute (spikax: an `equinox.nn.State`). Datasets, plotting and
+  training are spikax only (NumPy data feeds both); NIR I/O (`spikax_torch.io`) runs
+  `spikax.io` on the model's exact JAX twin.
 
 **Example:**
 
