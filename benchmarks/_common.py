@@ -97,6 +97,14 @@ def optional(name: str, skipped: list):
         return None
 
 
+def set_torch_threads(torch, requested: int | None = None) -> int:
+    """torch intra-op threads: `requested`, else the cores, or 1 on a busy machine (where torch's OpenMP threads
+    spinning against other jobs made steps 10-35x slower). JAX keeps its own thread pool."""
+    busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    torch.set_num_threads(requested or (1 if busy else max(1, os.cpu_count() or 1)))
+    return torch.get_num_threads()
+
+
 def table(header: list[str], rows: list[list]) -> str:
     def cell(x):
         if isinstance(x, float):

@@ -348,10 +348,7 @@ def main(argv=None):
         if peers.get("spikingjelly") is not None:
             peers["spikingjelly"] = _common.optional("spikingjelly.activation_based.neuron", skipped)
         if peers.get("torch") is not None:
-            # On a busy machine torch's OpenMP threads spin against other jobs (10-35x slower steps were seen with
-            # 2 threads on 2 shared cores); then use one thread. JAX keeps its own thread pool.
-            busy = os.getloadavg()[0] > (os.cpu_count() or 1)
-            peers["torch"].set_num_threads(args.torch_threads or (1 if busy else max(1, os.cpu_count() or 1)))
+            _common.set_torch_threads(peers["torch"], args.torch_threads)
     all_columns = ("spikax", "spikax_torch", "snnTorch", "Norse", "SpikingJelly", "Spyx")
     rows = []
     for layers in args.layers:
