@@ -499,3 +499,17 @@ def test_chain_sums_the_updates_and_keeps_each_state():
     assert_tree_allclose(state, (s1, s2))
     with pytest.raises(TypeError, match="spikax.plasticity.chain"):
         P.chain(stdp, "oja")
+
+
+def test_hyperparameters_can_be_traced():
+    w = jnp.full((1, 2), 0.5)
+
+    def dw_of(tau, w_max):
+        rule = P.stdp(0.01, 0.012, tau_plus=tau, w_min=0.0, w_max=w_max, bounds="multiplicative")
+        state = rule.init(w)
+        _, state = rule.update(jnp.ones(2), jnp.zeros(1), state, w)
+        return rule.update(jnp.zeros(2), jnp.ones(1), state, w)[0]
+
+    got = jax.jit(jax.vmap(dw_of))(jnp.array([10.0, 20.0]), jnp.array([1.0, 2.0]))
+    expected = [0.01 * math.exp(-1 / 10) * 0.5, 0.01 * math.exp(-1 / 20) * 1.5]
+    np.testing.assert_allclose(np.asarray(got[:, 0, 0]), expected, rtol=1e-12)

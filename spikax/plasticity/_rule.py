@@ -102,7 +102,7 @@ def check_bounds(owner: str, w_min, w_max) -> None:
         return
     try:
         ordered = bool(np.all(np.asarray(w_min) < np.asarray(w_max)))
-    except jax.errors.ConcretizationTypeError:  # traced bounds cannot be checked at build time
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):  # traced bounds: not checkable
         return
     if not ordered:
         raise ValueError(f"`{owner}`: `w_min` ({w_min}) must be below `w_max` ({w_max}). Swap them.")
