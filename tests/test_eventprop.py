@@ -161,6 +161,7 @@ def _fixed_net(neuron, scale):
 @pytest.mark.parametrize("kind", ["cuba", "lif"])
 def test_fine_grid_run_converges_to_event_simulation(kind):
     times = [1.0, 2.0, 3.0]
+    simulate = jax.jit(lambda net, dt: ep.simulate(net, jnp.asarray(times), dt=dt, t_end=20.0, max_spikes=64))
     errors = []
     for dt in (0.01, 0.001):
         if kind == "cuba":
@@ -168,7 +169,7 @@ def test_fine_grid_run_converges_to_event_simulation(kind):
         else:  # the jump (1 - beta) * w of one input spike stays fixed as dt shrinks
             neuron = spikax.neurons.LIF(tau=10.0, dt=dt, reset="zero")
             net = _fixed_net(neuron, 0.4 / (1 - float(neuron.beta)))
-        exact = _event_spikes(ep.simulate(net, jnp.asarray(times), dt=dt, t_end=20.0, max_spikes=64))
+        exact = _event_spikes(simulate(net, dt))
         grid = _grid_spikes(net, times, dt, 20.0)
         # the same neurons fire the same number of times in every layer ...
         assert [[n for n, _ in layer] for layer in exact] == [[n for n, _ in layer] for layer in grid], dt

@@ -99,6 +99,11 @@ def simulate(chain, spikes, *, dt, t_end, max_spikes, observe=None) -> EventResu
     `jax.grad` of any loss of `out` (e.g. [`spikax.eventprop.first_spike_cross_entropy`][] of
     `first`) with respect to `net` runs the EventProp adjoint.
     """
+    return _simulate(chain, spikes, dt=dt, t_end=t_end, max_spikes=max_spikes, observe=observe)
+
+
+@eqx.filter_jit  # one compiled program when called outside `jit` (inlined inside one)
+def _simulate(chain, spikes, *, dt, t_end, max_spikes, observe) -> EventResult:
     layers = getattr(chain, "layers", None)
     if layers is None:
         raise TypeError(f"`{OWNER}`: expected a `spikax.Chain`, got {type(chain).__name__}. "
