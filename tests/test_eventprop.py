@@ -250,6 +250,17 @@ def test_errors(getkey):
         ep.simulate(no_reset, INPUT, dt=1.0, t_end=10.0, max_spikes=4)
     with pytest.raises(ValueError, match="max_spikes"):
         ep.simulate(net, INPUT, dt=1.0, t_end=10.0, max_spikes=(4,))
+    offset = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(reset="zero", v_reset=0.2), use_bias=False,
+                                               key=k)])
+    with pytest.raises(ValueError, match="v_reset"):
+        ep.simulate(offset, INPUT, dt=1.0, t_end=10.0, max_spikes=4)
+    learnable = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(beta=0.9, learnable=("beta",)),
+                                                  use_bias=False, key=k)])
+    with pytest.raises(ValueError, match="learnable"):
+        ep.simulate(learnable, INPUT, dt=1.0, t_end=10.0, max_spikes=4)
+    no_leak = spikax.Chain([spikax.layers.dense(3, 2, spikax.neurons.LIF(beta=1.0), use_bias=False, key=k)])
+    with pytest.raises(Exception, match="no leak"):
+        ep.simulate(no_leak, INPUT, dt=1.0, t_end=10.0, max_spikes=4)
     with pytest.raises(Exception, match="outside 0..2"):
         ep.simulate(net, ep.Spikes(jnp.array([1.0, 2.0]), jnp.array([0, 3])), dt=1.0, t_end=10.0, max_spikes=64)
     with pytest.raises(ValueError, match="dt"):

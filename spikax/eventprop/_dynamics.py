@@ -219,9 +219,16 @@ def continuous(owner: str, neuron, *, dt, n, dtype):
             f"`{owner}`: EventProp gives gradients for the weights only, but the neuron's "
             f"{sorted(neuron.learnable)} are learnable. Build the neuron with `learnable=None`, or use `spikax.BPTT()`."
         )
-    v_reset = None if isinstance(neuron.v_reset, jax.core.Tracer) else np.asarray(neuron.v_reset)
-    if neuron.reset == "zero" and v_reset is not None and np.any(v_reset != 0):
-        raise ValueError(
-            f"`{owner}`: EventProp resets to zero, got a neuron with `v_reset={v_reset}`. Build it with `v_reset=0.0`."
-        )
     return build(neuron, jnp.asarray(dt, dtype), n, dtype)
+
+
+def check_reset_value(owner: str, neuron) -> None:
+    """Raise if a neuron resets to a non-zero value (checked where the value is concrete, before tracing)."""
+    value = getattr(neuron, "v_reset", None)
+    if getattr(neuron, "reset", None) != "zero" or value is None or isinstance(value, jax.core.Tracer):
+        return
+    if np.any(np.asarray(value) != 0):
+        raise ValueError(
+            f"`{owner}`: EventProp resets to zero, got a neuron with `v_reset={np.asarray(value)}`. Build it with "
+            "`v_reset=0.0`."
+        )

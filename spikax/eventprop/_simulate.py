@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float, Int
 
-from ._dynamics import continuous
+from ._dynamics import check_reset_value, continuous
 
 OWNER = "spikax.eventprop.simulate"
 
@@ -99,6 +99,8 @@ def simulate(chain, spikes, *, dt, t_end, max_spikes, observe=None) -> EventResu
     `jax.grad` of any loss of `out` (e.g. [`spikax.eventprop.first_spike_cross_entropy`][] of
     `first`) with respect to `net` runs the EventProp adjoint.
     """
+    for number, layer in enumerate(getattr(chain, "layers", ())):
+        check_reset_value(f"{OWNER} (layer {number})", getattr(layer, "neuron", None))
     return _simulate(chain, spikes, dt=dt, t_end=t_end, max_spikes=max_spikes, observe=observe)
 
 
