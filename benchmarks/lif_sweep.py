@@ -234,10 +234,13 @@ def spikax_torch_case(torch, spikax_torch, ws_np, xs_np, repeats, compile_):
 
 
 # -- the machine limit ---------------------------------------------------------------------------
+BANDWIDTH_MIB = [64]  # --quick measures over 4 MiB
+
+
 @functools.cache
 def bandwidth_gbs() -> float:
     """Streaming bandwidth (read + write) of an elementwise pass over 64 MiB, GB/s."""
-    a = jnp.ones((16 * 2**20,), jnp.float32)
+    a = jnp.ones((BANDWIDTH_MIB[0] * 2**18,), jnp.float32)
     f = jax.jit(lambda a: a * 1.5)
     _, _, t, _ = _common.timed(_common.jax_ready(lambda: f(a)), 5)
     return 2 * a.nbytes / t / 1e9
@@ -339,6 +342,7 @@ def main(argv=None):
                    help="torch intra-op threads (default: the cores, or 1 when the machine is busy)")
     args = p.parse_args(argv)
     configs = args.configs or ([(2, 20, 16)] if args.quick else list(CONFIGS))
+    BANDWIDTH_MIB[0] = 4 if args.quick else 64
     compile_at = set(args.compile if args.compile is not None else ([] if args.quick else [min(CONFIGS)]))
     skipped, peers = [], {}
     if not args.no_peers:

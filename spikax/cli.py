@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from ._bench_cli import add_bench_parser
 from .io._cli import add_export_parser
 
 USAGE_EXAMPLE = "example: spikax train randman   (trains a spiking network on random manifolds in about a minute)"
@@ -122,7 +123,7 @@ def _add_train(commands, common) -> None:
 # `commands.add_parser(NAME, parents=[common], ...)` and sets `run=function(args) -> exit status`
 # with `set_defaults`. A command reports a user error by raising `CommandError(message)`. To add
 # a command (e.g. `spikax export RUN_DIR --nir out.nir`), write such a function and list it here.
-COMMANDS = [_add_train, add_export_parser]
+COMMANDS = [_add_train, add_export_parser, add_bench_parser]
 
 
 def _parser() -> argparse.ArgumentParser:
