@@ -81,11 +81,26 @@ def check_plasticity(out: str) -> None:
     assert last > 0.8 and last > first  # reward-modulated STDP learns the better arm
 
 
+def check_nir_loihi(out: str) -> None:
+    (source,) = re.findall(r"data: (.*?); hidden", out)
+    has_file = (data_dir() / "braille" / "braille_taxel.npz").is_file()
+    assert ("Braille" in source) == has_file, source
+    assert has_file or "generated stand-in" in source  # the fallback says so
+    (spikes,) = numbers(r"output spikes of the float model on the test set: (\d+)", out)
+    assert spikes > 0
+    equal = [float(x) for x in re.findall(r"spikes equal to spikax: " + NUMBER + " %", out)]
+    assert len(equal) >= 3 and all(e == 100 for e in equal)  # re-imported, spikax_torch and each installed peer
+    (float_acc,) = numbers(r"float model: +" + NUMBER + " %", out)
+    (loihi_acc,) = numbers(r"Loihi integer emulation: +" + NUMBER + " %", out)
+    assert 0 <= float_acc <= 100 and 0 <= loihi_acc <= 100
+
+
 # notebook file name -> a function checking its printed output
 CHECKS = {
     "01_quickstart.ipynb": check_quickstart,
     "02_training.ipynb": check_training,
     "03_online_learning.ipynb": check_online,
+    "04_nir_and_loihi.ipynb": check_nir_loihi,
     "05_plasticity.ipynb": check_plasticity,
 }
 
