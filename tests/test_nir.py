@@ -334,3 +334,23 @@ def test_cnn_graph_imports_and_runs_one_sample(data_path):
     ours = _run(model, xs)
     assert ours.shape == (6, 10)
     np.testing.assert_array_equal(ours, simulate(graph, xs, DT))
+
+
+@pytest.mark.parametrize("to", ["one", "tau/dt"])
+def test_normalize_gains_keeps_spikes(models, to, getkey):
+    model, shape = models["cuba_if_linear"]
+    graph = spikax.io.to_nir(model, dt=DT)
+    normal = spikax.io.normalize_gains(graph, to=to)
+    node = normal.nodes["0.neuron"]
+    want_r = 1.0 if to == "one" else node.tau_mem / DT
+    np.testing.assert_allclose(node.r, want_r)
+    assert not np.allclose(node.v_threshold, graph.nodes["0.neuron"].v_threshold) or to == "one"
+    xs = _inputs(getkey(), shape)
+    np.testing.assert_array_equal(simulate(normal, xs, DT), simulate(graph, xs, DT))
+    np.testing.assert_array_equal(_run(spikax.io.from_nir(normal), xs), _run(model, xs))
+
+
+def test_normalize_gains_refuses_a_reset_value(models):
+    graph = spikax.io.to_nir(models["dense_lif_li"][0], dt=DT)  # v_reset = 0.1
+    with pytest.raises(ValueError, match="v_reset"):
+        spikax.io.normalize_gains(graph, to="one")
