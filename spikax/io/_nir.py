@@ -385,7 +385,11 @@ def to_nir(model, *, dt: float, input_shape=None, reset_policy: str = "warn"):
     `"subtract"` if any neuron resets by subtraction), `"spike": "box"` and the producer; each
     neuron node's metadata holds its own reset mode. NIR can only reset to a value, so a
     subtract reset is written as `v_reset = 0`: other readers will run it as a reset to zero.
-    Learnable delays are rounded to whole steps (with a warning).
+    Learnable delays are rounded to whole steps (with a warning). A `Graph`'s feedback edges are
+    written as plain edges: NIR says only that an edge closing a cycle carries the previous
+    step's output, so [`spikax.io.from_nir`][] (like most readers) breaks each cycle where a
+    depth-first walk from the input meets it again, which is where spikax's `Graph` order puts
+    the feedback when every feedback edge closes a cycle.
 
     **Arguments:**
 
