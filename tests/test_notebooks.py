@@ -132,4 +132,7 @@ def test_notebook_executes(path: pathlib.Path, monkeypatch, tmp_path):
         client.execute()
     except nbclient.exceptions.CellExecutionError as error:
         pytest.fail(f"{path.name} failed:\n{error}")
+    if path.name not in CHECKS:
+        pytest.fail(f"{path.name} ran, but nothing checks what it printed: add an entry to CHECKS in "
+                    "tests/test_notebooks.py (its networks spike, its claims hold)")
     CHECKS[path.name](printed(notebook))
