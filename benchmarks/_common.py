@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -49,12 +50,12 @@ def machine() -> dict:
     except OSError:
         pass
     versions = {"python": platform.python_version()}
-    for name in ("jax", "jaxlib", "equinox", "spikax", "torch", "norse", "snntorch", "spikingjelly", "spyx", "numpy"):
-        if importlib.util.find_spec(name) is not None:
-            try:
-                versions[name] = importlib.import_module(name).__version__
-            except Exception:  # noqa: BLE001 - a broken optional install: name it, carry on
-                versions[name] = "import fails"
+    for name in ("jax", "jaxlib", "equinox", "spikax", "torch", "norse", "snntorch", "spikingjelly", "spyx", "grain",
+                 "numpy"):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
     load = os.getloadavg()
     cores = os.cpu_count()
     return {"cpu": cpu, "cores": cores, "load_average": [round(x, 2) for x in load], "versions": versions,
