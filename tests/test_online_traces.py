@@ -486,3 +486,22 @@ def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
     # the factorised state is one presynaptic trace per weight input, not one per synapse
     lstate = fast.init(split(net), net.init_state((N_IN,)))
     assert lstate[0].traces[0].shape == (N_IN,)
+
+
+@pytest.mark.parametrize("neuron", [ALIF(), CubaLIF(), LIF(reset="zero")], ids=type_name)
+def test_weight_traces_from_the_read_jacobian_equal_one_jvp_per_input(neuron, getkey):
+    """OSTL's weight traces, read from the neuron's k x k Jacobian once per step, equal the jvp-per-input path."""
+    net = hidden_readout(getkey(), neuron)
+    x = (jax.random.uniform(getkey(), (N_IN,)) < 0.5).astype(jnp.float64)
+    layer = net.layers[0]
+    state = jax.tree_util.tree_map(lambda a: a + 0.3, layer.init_state((N_IN,)))
+    _, _, signals = layer.step(state, x)
+    _, _, lin = linearize_neuron(layer.neuron, state, signals.current)
+    ctx = online._eligibility.LayerContext(lin, state, signals.current, signals, None)
+    trace = online.DiagonalTrace(jax.tree_util.tree_map(
+        lambda a: jax.random.normal(getkey(), a.shape + (N_IN,), a.dtype), state), None)
+    plan = online._eligibility.plan_layer("test", 0, layer, split(layer))
+    slot = plan.slots[0]
+    fast = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=True)
+    general = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=False)
+    assert_tree_allclose(fast, general, rtol=1e-12, atol=1e-14)

@@ -285,7 +285,9 @@ class DiagonalTraces(eqx.Module):
 
     def update(self, ctx: LayerContext, plan: LayerPlan, slot: Slot, trace, decay):
         if not self.factorised(plan, slot):
-            return _diagonal_update(ctx, plan, slot, trace)
+            # With the reset in the trace the neuron's Jacobian is dense, and reading it once per step is faster
+            # (OSTL on ALIF: 1.5x) than one jvp per presynaptic input; with it cut, the jvp skips the zero entries.
+            return _diagonal_update(ctx, plan, slot, trace, explicit=self.reset_in_trace)
         zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
         zero_state = jax.tree_util.tree_map(jnp.zeros_like, ctx.nstate)
         gain, h = ctx.lin(zero_state, jnp.ones_like(ctx.current), zero_fields)  # c (as a state tangent), dy/dI
@@ -295,7 +297,7 @@ class DiagonalTraces(eqx.Module):
         return decay * trace + x, e
 
 
-def _diagonal_update(ctx, plan, slot, trace):
+def _diagonal_update(ctx, plan, slot, trace, *, explicit: bool = False):
     ones = jnp.ones_like(ctx.current)
     zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
     if slot.field is None:
@@ -304,7 +306,36 @@ def _diagonal_update(ctx, plan, slot, trace):
         d_current = jnp.zeros_like(ctx.current)
         d_fields = tuple(ones if i == slot.field else z for i, z in enumerate(zero_fields))
     presyn = None if slot.presyn is None else getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
+    if explicit and presyn is not None and ctx.self_weight is None:
+        return _weight_trace_step(ctx, zero_fields, trace, presyn)
     return trace_step(ctx.lin, trace, d_current, d_fields, presyn=presyn, self_weight=ctx.self_weight)
+
+
+def _weight_trace_step(ctx, zero_fields, trace: DiagonalTrace, presyn):
+    r"""`trace_step` for a weight, from the neuron's own Jacobian read once per step.
+
+    A neuron is elementwise, so its linearised step is, per neuron $j$, a $k\times k$ matrix
+    $A_j$ on its state, a column $b_j$ for its current, and the rows $C_j$, $h_j$ giving $y$. They
+    are read with $k+1$ neuron-sized jvps; the per-synapse update is then $k(k+1)$ multiply-adds,
+    $\epsilon_{ji} \leftarrow A_j\epsilon_{ji} + b_j x_i$, $e_{ji} = C_j\epsilon_{ji,t-1} + h_j x_i$
+    (the same numbers as one jvp per presynaptic input, without repeating the neuron's work).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(ctx.nstate)
+    zeros = [jnp.zeros_like(leaf) for leaf in leaves]
+    zero_current = jnp.zeros_like(ctx.current)
+    columns = []  # column l: (d new state / d state_l, d y / d state_l)
+    for index in range(len(leaves)):
+        unit = [jnp.ones_like(z) if i == index else z for i, z in enumerate(zeros)]
+        d_state, d_y = ctx.lin(jax.tree_util.tree_unflatten(treedef, unit), zero_current, zero_fields)
+        columns.append((jax.tree_util.tree_leaves(d_state), d_y))
+    b, h = ctx.lin(jax.tree_util.tree_unflatten(treedef, zeros), jnp.ones_like(ctx.current), zero_fields)
+    b = jax.tree_util.tree_leaves(b)
+    old = jax.tree_util.tree_leaves(trace.neuron)
+    x = presyn[None, :]
+    new = [sum(columns[l][0][r][:, None] * old[l] for l in range(len(old))) + b[r][:, None] * x
+           for r in range(len(old))]
+    e = sum(columns[l][1][:, None] * old[l] for l in range(len(old))) + h[:, None] * x
+    return DiagonalTrace(jax.tree_util.tree_unflatten(treedef, new), trace.output), e
 
 
 class SeparableTraces(eqx.Module):
