@@ -118,3 +118,18 @@ def test_bad_arguments():
         spikax.Parallel(max_iter=0)
     with pytest.raises(ValueError, match="spikax.Parallel.*linear between spikes"):
         spikax.loop._parallel.parallel_neuron(spikax.neurons.Izhikevich(), None, jnp.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("neuron", [spikax.neurons.LI(beta=0.8, learnable="beta", dtype=F64),
+                                    spikax.neurons.LIF(beta=0.9, learnable=("beta", "threshold"), dtype=F64)],
+                         ids=type_name)
+def test_learnable_neuron_parameters_get_the_sequential_gradient(neuron, getkey):
+    net, xs = network(neuron, getkey()), inputs(getkey(), steps=25)
+    state = net.init_state((4,), F64)
+
+    def loss(net, method):
+        return jnp.sum(spikax.run(net, state, xs, method=method)[1] ** 2)
+
+    got, want = eqx.filter_grad(loss)(net, spikax.Parallel()), eqx.filter_grad(loss)(net, spikax.BPTT())
+    assert jnp.abs(want.layers[0].neuron.raw_beta) > 0
+    assert_tree_allclose(got, want, rtol=0, atol=1e-12)

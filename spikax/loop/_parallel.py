@@ -140,20 +140,22 @@ def parallel_neuron(neuron, state, xs, *, max_iter: int | None = None):
         return tuple(jax.tree_util.tree_leaves(new)), y
 
     init = tuple(leaves)
-    # 1. Search (no gradient): the trajectory, via fixed-point passes of the between-spikes dynamics.
-    frozen = _between_spikes_version(_stop(neuron))
-    xs_sg, init_sg = lax.stop_gradient(xs), lax.stop_gradient(init)
     if kind == "linear":
-        trajectory = _affine_pass(lambda p, x: step(p, x, frozen), init_sg, _repeat(init_sg, steps), xs_sg)[0]
+        # Affine whatever the spikes: one pass linearised around any states is exact, derivatives included.
+        states, _ = _affine_pass(lambda p, x: step(p, x, neuron), init, _repeat(lax.stop_gradient(init), steps), xs)
+        prev = _shift(init, states)
     else:
+        # 1. Search (no gradient): the trajectory, by fixed-point passes of the between-spikes dynamics.
+        frozen = _between_spikes_version(_stop(neuron))
+        xs_sg, init_sg = lax.stop_gradient(xs), lax.stop_gradient(init)
         trajectory = _fixed_point(lambda p, x: step(p, x, frozen), lambda p, x: step(p, x, neuron), init_sg, xs_sg,
                                   steps if max_iter is None else max_iter)
-    previous = lax.stop_gradient(_shift(init_sg, trajectory))  # the state before each step
-    # 2. The result: the neuron's own step at the found states; tangents flow through the linear
-    # recurrence of its Jacobian (with the surrogate), i.e. exactly the sequential scan's tangents.
-    linear, _ = _affine_pass(lambda p, x: step(p, x, neuron), init, previous, xs, stop_jacobian=True)
-    tangent_path = _shift(init, linear)
-    prev = tuple(p + (t - lax.stop_gradient(t)) for p, t in zip(previous, tangent_path))
+        previous = lax.stop_gradient(_shift(init_sg, trajectory))  # the state before each step
+        # 2. The result: the neuron's own step at the found states (so the same spikes); tangents flow through the
+        # linear recurrence of its Jacobian (with the surrogate), i.e. exactly the sequential scan's tangents.
+        linear, _ = _affine_pass(lambda p, x: step(p, x, neuron), init, previous, xs, stop_jacobian=True)
+        tangent_path = _shift(init, linear)
+        prev = tuple(p + (t - lax.stop_gradient(t)) for p, t in zip(previous, tangent_path))
     new, ys = jax.vmap(lambda p, x: step(p, x, neuron))(prev, xs)
     return jax.tree_util.tree_unflatten(treedef, [leaf[-1] for leaf in new]), ys
 
