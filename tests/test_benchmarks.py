@@ -53,3 +53,13 @@ def test_threshold_quick_same_spikes_and_forward_mode(tmp_path):
 def test_unknown_benchmark_is_refused(capsys):
     assert suite.main(["nope"]) == 2
     assert "unknown benchmark 'nope'" in capsys.readouterr().err
+
+
+def test_spikax_bench_without_the_suite_says_where_it_lives(monkeypatch, capsys):
+    import spikax._bench_cli
+    import spikax.cli
+
+    monkeypatch.setattr(spikax._bench_cli, "_suite", lambda: None)
+    assert spikax.cli.main(["bench", "lif_sweep", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spikax bench: error:") and "checkout" in err and "python -m benchmarks" in err
