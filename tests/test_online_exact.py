@@ -1,4 +1,4 @@
-"""Exact and forward-mode online learners (ONLINE_LEARNING.md: R1-R4, F1-F4, S1, S2, A1).
+"""Exact and forward-mode online learners (docs/online_learning.md: R1-R4, F1-F4, S1, S2, A1).
 
 Small random networks (float64 unless stated) with recurrence, ALIF and CubaLIF neurons,
 learnable leaks and thresholds, and attached and detached resets.

@@ -65,12 +65,6 @@ def ottt(model, loss_fn, *, trace_decay=None) -> EligibilityEngine:
     params, _ = eqx.partition(net, spikax.trainable(net))
     mse = lambda y, target: jnp.sum((y - target) ** 2)
     xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     est = spikax.online.ottt(net, mse)
     loss, grads = spikax.online.run(est, params, net.init_state((3,)), xs, targets)
     ```
@@ -101,12 +95,6 @@ def otpe(model, loss_fn, *, trace_decay=None) -> EligibilityEngine:
     **Example:**
 
     ```python
-    k1, k2 = jax.random.split(key)
-    net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
-                        spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
-    params, _ = eqx.partition(net, spikax.trainable(net))
-    mse = lambda y, target: jnp.sum((y - target) ** 2)
-    xs, targets = jnp.ones((20, 3)), jnp.zeros((20, 2))
     k1, k2 = jax.random.split(key)
     net = spikax.Chain([spikax.layers.recurrent_dense(3, 8, spikax.neurons.LIF(), key=k1),
                         spikax.layers.dense(8, 2, spikax.neurons.LI(), key=k2)])
