@@ -39,6 +39,8 @@ def _exists(name: str) -> bool:
 
 def _public_names(module) -> list[str]:
     names = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
+    # Names a module builds on first use (module `__getattr__`, e.g. `ALL_SURROGATES`) are only annotated.
+    names = list(names) + [n for n in getattr(module, "__annotations__", {}) if not n.startswith("_") and n not in names]
     keep = []
     for name in names:
         obj = getattr(module, name)

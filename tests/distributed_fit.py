@@ -26,9 +26,6 @@ def main():
     parser.add_argument("--coordinator", default="localhost:12355")
     parser.add_argument("--local-devices", type=int, default=1, help="CPU devices forced in this process")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--init", choices=("jax", "spikax"), default="jax",
-                        help="join with jax.distributed.initialize before importing spikax (works), or with "
-                             "spikax.training.initialize_distributed after it")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.local_devices}"
@@ -39,15 +36,13 @@ def main():
     jax.config.update("jax_platforms", "cpu")
     if args.processes > 1:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives between processes
-        if args.init == "jax":  # before `import spikax`, which creates arrays (and so starts the backend)
-            jax.distributed.initialize(args.coordinator, num_processes=args.processes, process_id=args.process_id)
     import equinox as eqx
     import numpy as np
 
     import spikax
     from spikax import training
 
-    if args.processes > 1 and args.init == "spikax":
+    if args.processes > 1:  # importing spikax starts no backend, so joining after the import works
         training.initialize_distributed(args.coordinator, num_processes=args.processes, process_id=args.process_id)
 
     x, y = spikax.datasets.randman(n_classes=2, n_units=12, n_steps=20, samples_per_class=16, seed=0)

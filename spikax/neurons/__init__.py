@@ -25,14 +25,15 @@ from ._resonate import ResonateAndFireState as ResonateAndFireState
 from ._sigma_delta import SigmaDelta as SigmaDelta
 from ._sigma_delta import SigmaDeltaState as SigmaDeltaState
 
-ALL_NEURONS: tuple[AbstractNeuron, ...] = (
-    IF(),
-    LIF(),
-    CubaLIF(),
-    ALIF(),
-    LI(),
-    Izhikevich(),
-    AdEx(),
-    ResonateAndFire(),
-    SigmaDelta(),
-)
+ALL_NEURONS: tuple[AbstractNeuron, ...]
+
+_ALL_NEURONS_CLASSES = (IF, LIF, CubaLIF, ALIF, LI, Izhikevich, AdEx, ResonateAndFire, SigmaDelta)
+
+
+def __getattr__(name: str):
+    # Built on first use, not at import: creating arrays starts JAX's backend, after which
+    # `jax.distributed.initialize` (multi-host training) can no longer be called.
+    if name == "ALL_NEURONS":
+        globals()[name] = value = tuple(cls() for cls in _ALL_NEURONS_CLASSES)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

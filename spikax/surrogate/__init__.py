@@ -82,24 +82,18 @@ from ._surrogates import StraightThrough as StraightThrough
 from ._surrogates import Tanh as Tanh
 from ._surrogates import Triangle as Triangle
 
-ALL_SURROGATES: tuple[AbstractSurrogate, ...] = (
-    FastSigmoid(),
-    Sigmoid(),
-    ATan(),
-    Triangle(),
-    Rectangle(),
-    Gaussian(),
-    MultiGaussian(),
-    Exponential(),
-    Erfc(),
-    PiecewiseQuadratic(),
-    PiecewiseExp(),
-    SoftSign(),
-    Tanh(),
-    Circ(),
-    QPseudo(),
-    LogTailed(),
-    StraightThrough(),
-    SpikeRateEscape(),
-)
+ALL_SURROGATES: tuple[AbstractSurrogate, ...]
 """One default instance of every named surrogate, in the order of the table above."""
+
+_ALL_SURROGATES_CLASSES = (FastSigmoid, Sigmoid, ATan, Triangle, Rectangle, Gaussian, MultiGaussian, Exponential, Erfc,
+                           PiecewiseQuadratic, PiecewiseExp, SoftSign, Tanh, Circ, QPseudo, LogTailed, StraightThrough,
+                           SpikeRateEscape)
+
+
+def __getattr__(name: str):
+    # Built on first use, not at import: creating arrays starts JAX's backend, after which
+    # `jax.distributed.initialize` (multi-host training) can no longer be called.
+    if name == "ALL_SURROGATES":
+        globals()[name] = value = tuple(cls() for cls in _ALL_SURROGATES_CLASSES)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

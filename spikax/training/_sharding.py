@@ -94,10 +94,8 @@ def initialize_distributed(coordinator_address: str | None = None, num_processes
                            process_id: int | None = None, **kwargs) -> tuple[int, int]:
     """Join a multi-host run: a thin wrapper around `jax.distributed.initialize`.
 
-    Call it once per process, before any other JAX call. Note: `import spikax` itself already
-    starts JAX's backend (it creates arrays at import), so for now call
-    `jax.distributed.initialize` with the same arguments *before* `import spikax` instead; the
-    test suite tracks this. On managed clusters (SLURM, Cloud TPU,
+    Call it once per process, before any other JAX computation (importing spikax computes
+    nothing, so after the imports is fine). On managed clusters (SLURM, Cloud TPU,
     Kubernetes with the right environment) every argument can be left out and JAX detects them.
     Afterwards `jax.devices()` lists the devices of all processes, and
     [`spikax.training.fit`][] shards each global batch over all of them; every process runs the
