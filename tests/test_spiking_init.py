@@ -86,6 +86,14 @@ def test_empty_chain_is_rejected():
         spikax.Chain([])
 
 
+def test_empty_torch_chain_is_rejected():
+    pytest.importorskip("torch")
+    import spikax_torch
+
+    with pytest.raises(ValueError, match=r"`spikax_torch.Chain`: got an empty list of layers, expected at least one"):
+        spikax_torch.Chain([])
+
+
 @pytest.mark.parametrize("factory", ["dense", "recurrent_dense"])
 def test_torch_mirror_uses_the_same_law(factory):
     torch = pytest.importorskip("torch")

@@ -40,6 +40,10 @@ class Chain(AbstractLayer):
                 f"`spikax_torch.Chain`: expected a list of layers, got {type(layers).__name__}. "
                 "Wrap a single layer in a list: `spikax_torch.Chain([layer])`."
             )
+        if not layers:
+            raise ValueError("`spikax_torch.Chain`: got an empty list of layers, expected at least one. Pass the "
+                             "layers in order, e.g. `spikax_torch.Chain([spikax_torch.layers.dense(10, 32, "
+                             "spikax_torch.neurons.LIF(), key=0)])`.")
         self.layers = torch.nn.ModuleList([as_layer(layer) for layer in layers])
 
     def init_state(self, input_shape, dtype=None, *, key=None):
