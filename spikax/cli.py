@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from ._argtypes import number_type
 from ._bench_cli import add_bench_parser
 from .io._cli import add_export_parser
 
@@ -25,44 +26,10 @@ class CommandError(Exception):
     """An error a command reports as one `spikax COMMAND: error: ...` line (no traceback)."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
+_positive_int = number_type(int, lambda v: v >= 1, "a whole number >= 1")
+_seed = number_type(int, lambda v: v >= 0, "a whole number >= 0")
+_positive_float = number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive, finite number")
+_fraction = number_type(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 
 def _common_options() -> argparse.ArgumentParser:

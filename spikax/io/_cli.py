@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import warnings
+
+from .._argtypes import number_type
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -18,14 +21,7 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _dt(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive time step in seconds, got {text!r}")
-    return value
+_dt = number_type(float, lambda v: v > 0 and math.isfinite(v), "a positive time step in seconds")
 
 
 def add_export_parser(commands, common) -> None:
