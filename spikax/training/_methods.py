@@ -147,7 +147,7 @@ def online_method(factory_name: str, **options) -> GradientFunction:
     [`spikax.training.classification_loss`][] do. The learner runs forward over the sequence
     with [`spikax.online.run`][] and its summed gradient of $\sum_t \ell_t$ is divided by $T$,
     i.e. it estimates the gradient of the mean per-step cross-entropy
-    $rac1T\sum_t \ell_t$. The loss and metrics reported are those of the task's own loss
+    $\frac1T\sum_t \ell_t$. The loss and metrics reported are those of the task's own loss
     (one extra forward pass), so runs with different methods compare directly.
 
     **Arguments:**
