@@ -23,8 +23,13 @@ Usage (the numbers in benchmarks/README.md came from the commands printed there)
     python benchmarks/cue_accumulation.py --method eprop --iterations 300
     python benchmarks/cue_accumulation.py --method bptt --iterations 300
     python benchmarks/cue_accumulation.py --method bptt --lif-only --iterations 300
+    python benchmarks/cue_accumulation.py --method eprop-online --batch 32 --iterations 500 --lr-decay cosine
+    python benchmarks/cue_accumulation.py --method eprop-online --batch 32 --time-against-bptt 5
 
-Writes `benchmarks/results/cue_accumulation_<method>[_lif].json`.
+Writes `benchmarks/results/cue_accumulation_<method>[_online][_lif].json`. With
+`--time-against-bptt N` it only times N training steps of the method and of BPTT on the same
+batches, taking them in turn (so a busy machine slows both alike), and writes
+`cue_accumulation_<method>[_online]_time.json`.
 """
 
 from __future__ import annotations
@@ -140,6 +145,41 @@ def check_online(net, params, static, state0, steps, args, timing, rate_reg):
     return result
 
 
+def time_against_bptt(args, train_step, opt, params, static, state0, rate_reg, timing, steps):
+    """Seconds per training step of the chosen method and of BPTT on the same batches, alternating; medians."""
+
+    @jax.jit
+    def bptt_step(p, o, xs, targets):
+        loss, grads = jax.value_and_grad(bptt_loss)(p, static, state0, xs, targets, rate_reg)
+        updates, o = opt.update(grads, o, p)
+        return eqx.apply_updates(p, updates), o, loss
+
+    rng = np.random.default_rng(args.seed)
+    steps_fns = {"method": train_step, "bptt": bptt_step}
+    times = {name: [] for name in steps_fns}
+    for it in range(args.time_against_bptt + 1):  # the first round compiles
+        xs, labels = spikax.datasets.cue_accumulation(args.batch, seed=int(rng.integers(2**31)), **timing)
+        xs = jnp.asarray(xs).transpose(1, 0, 2)
+        targets = make_targets(jnp.asarray(labels), steps, args.recall_steps)
+        for name, fn in steps_fns.items():
+            o = opt.init(params)
+            start = time.perf_counter()
+            jax.block_until_ready(fn(params, o, xs, targets))
+            if it:
+                times[name].append(time.perf_counter() - start)
+    method = "eprop-online" if args.method == "eprop" and args.eprop_impl == "online" else args.method
+    result = {"benchmark": "cue_accumulation (time per training step)", "method": method, "batch": args.batch, "T": steps,
+              "seconds_per_step": float(np.median(times["method"])),
+              "bptt_seconds_per_step": float(np.median(times["bptt"])),
+              "ratio_to_bptt": float(np.median(times["method"]) / np.median(times["bptt"])),
+              "times": times, "config": vars(args),
+              "machine": f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}"}
+    impl = "_online" if args.method == "eprop" and args.eprop_impl == "online" else ""
+    (RESULTS / (args.out or f"cue_accumulation_{args.method}{impl}_time.json")).write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("times", "config")}, indent=1))
+    return result
+
+
 def evaluate(net, xs, labels, recall_steps):
     state0 = net.init_state((xs.shape[-1],), jnp.float32)
     _, ys = spikax.run(net, state0, xs, batch_axis=1)
@@ -149,7 +189,8 @@ def evaluate(net, xs, labels, recall_steps):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--method", choices=["eprop", "bptt"], default="eprop")
+    parser.add_argument("--method", choices=["eprop", "eprop-online", "bptt"], default="eprop",
+                        help="eprop-online is `--method eprop --eprop-impl online`")
     parser.add_argument("--eprop-impl", choices=["online", "offline"], default="online",
                         help="online: spikax.online.eprop in one scan; offline: the identical gradient by autodiff "
                              "with stop-gradients (test E2), at the cost of BPTT")
@@ -157,6 +198,9 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--lr-decay", choices=["constant", "cosine"], default="constant",
+                        help="cosine: Adam's step decays from --lr to --lr * --lr-final over --iterations")
+    parser.add_argument("--lr-final", type=float, default=0.05, help="final fraction of --lr with --lr-decay cosine")
     parser.add_argument("--cue-steps", type=int, default=100)
     parser.add_argument("--cue-period", type=int, default=150)
     parser.add_argument("--delay-steps", type=int, default=1050)
@@ -172,9 +216,13 @@ def main(argv=None):
     parser.add_argument("--check-online", type=int, default=0, metavar="B",
                         help="with --eprop-impl offline: also compute spikax.online.eprop's gradient on the first B "
                              "training examples (compare it with the offline one) and time it on the full batch")
+    parser.add_argument("--time-against-bptt", type=int, default=0, metavar="N",
+                        help="only time N training steps of --method and of BPTT, alternating (medians)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=str, default=None)
     args = parser.parse_args(argv)
+    if args.method == "eprop-online":
+        args.method, args.eprop_impl = "eprop", "online"
 
     timing = dict(n_cues=7, cue_steps=args.cue_steps, cue_period=args.cue_period, delay_steps=args.delay_steps,
                   recall_steps=args.recall_steps)
@@ -183,7 +231,11 @@ def main(argv=None):
     params, static = eqx.partition(net, spikax.trainable(net))
     state0 = net.init_state((40,), jnp.float32)
     rate_reg = tuple(args.rate_reg)
-    opt = optax.adam(args.lr)
+    if args.lr_decay == "cosine":
+        lr = optax.cosine_decay_schedule(args.lr, args.iterations, alpha=args.lr_final)
+    else:
+        lr = args.lr
+    opt = optax.adam(lr)
     opt_state = opt.init(params)
     test_x, test_y = spikax.datasets.cue_accumulation(args.test_size, seed=10_000 + args.seed, **timing)
     test_x = jnp.asarray(test_x).transpose(1, 0, 2)
@@ -206,6 +258,9 @@ def main(argv=None):
         loss, grads = grads_of(p, xs, targets)
         updates, o = opt.update(grads, o, p)
         return eqx.apply_updates(p, updates), o, loss
+
+    if args.time_against_bptt:
+        return time_against_bptt(args, train_step, opt, params, static, state0, rate_reg, timing, steps)
 
     check = None
     if args.method == "eprop" and args.eprop_impl == "offline" and args.check_online:
@@ -237,7 +292,7 @@ def main(argv=None):
     final = history[-1]
     result = {
         "benchmark": "cue_accumulation",
-        "method": args.method,
+        "method": "eprop-online" if args.method == "eprop" and args.eprop_impl == "online" else args.method,
         "network": "LIF-only (100 LIF)" if args.lif_only else "LSNN (50 LIF + 50 ALIF)",
         "config": vars(args) | {"T": steps},
         "iterations": final["iteration"],
@@ -252,7 +307,8 @@ def main(argv=None):
         "machine": f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}",
     }
     RESULTS.mkdir(exist_ok=True)
-    name = args.out or f"cue_accumulation_{args.method}{'_lif' if args.lif_only else ''}.json"
+    impl = "_online" if args.method == "eprop" and args.eprop_impl == "online" else ""
+    name = args.out or f"cue_accumulation_{args.method}{impl}{'_lif' if args.lif_only else ''}.json"
     (RESULTS / name).write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
     return result

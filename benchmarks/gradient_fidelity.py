@@ -23,6 +23,15 @@ next to them. Writes `benchmarks/results/gradient_fidelity_rtrl.json`.
     python benchmarks/gradient_fidelity.py            # T in 50 200 1000, then RTRL sizes
     python benchmarks/gradient_fidelity.py --steps 50 --repeats 1   # quick
     python benchmarks/gradient_fidelity.py --rtrl-only              # only the RTRL memory table
+    python benchmarks/gradient_fidelity.py --step-times             # only the trace learners' time per step
+
+Trace learners' time per step relative to BPTT (`--step-times`): a recurrent layer of
+`--st-hidden` (100) LIF, ALIF or CubaLIF neurons (20 Poisson inputs) with an `LI(beta=0.9)`
+readout, batch 32, T = 250, float32. For each neuron it times the jitted batch gradient of
+BPTT (`jax.grad` of the scanned loss), e-prop, OSTL, SnAp-1, OTTT and OTPE, taking the methods
+in turn within each repeat (so that a busy machine slows them alike), and reports each
+learner's median time over BPTT's, plus the compiled temporary memory at T and 4T (flat for
+the online learners). Writes `benchmarks/results/gradient_fidelity_step_times.json`.
 """
 
 from __future__ import annotations
@@ -204,6 +213,100 @@ def rtrl_markdown(rows):
     return "\n".join(lines)
 
 
+# -- trace learners' time per step relative to BPTT ----------------------------------------------------
+
+
+def step_time_neurons():
+    """The hidden neurons of the step-time table (float32; CubaLIF's leak for OTTT/OTPE is its membrane's)."""
+    return {
+        "LIF": spikax.neurons.LIF(tau=20.0, dtype=jnp.float32),
+        "ALIF": spikax.neurons.ALIF(tau_mem=20.0, tau_adapt=200.0, beta_a=0.05, dtype=jnp.float32),
+        "CubaLIF": spikax.neurons.CubaLIF(tau_syn=5.0, tau_mem=20.0, dtype=jnp.float32),
+    }
+
+
+def step_time_methods(net, state0, static):
+    """name -> (jitted) function(params, xs, targets) -> grads, for BPTT and the trace learners."""
+    leak = net.layers[0].neuron.eligibility_leak()
+    decay = None if leak is not None else float(net.layers[0].neuron.beta)  # CubaLIF: no single leak
+
+    def bptt(p, xs, targets):
+        def loss(p):
+            _, ys = spikax.run(eqx.combine(p, static), state0, xs, batch_axis=1)
+            return jnp.mean(jnp.sum(jax.vmap(jax.vmap(mse))(ys, targets), axis=0))
+
+        return jax.grad(loss)(p)
+
+    def learner(est):
+        return lambda p, xs, targets: online.run(est, p, state0, xs, targets, batch_axis=1)[1]
+
+    return {
+        "BPTT": bptt,
+        "e-prop": learner(online.eprop(net, mse)),
+        "OSTL": learner(online.ostl(net, mse)),
+        "SnAp-1": learner(online.snap1(net, mse)),
+        "OTTT": learner(online.ottt(net, mse, trace_decay=decay)),
+        "OTPE": learner(online.otpe(net, mse, trace_decay=decay)),
+    }
+
+
+def step_times(hidden, batch, steps, repeats, neurons=None, memory=True):
+    """Median time per step of each trace learner and of BPTT, methods interleaved within each repeat."""
+    rows = []
+    for name, neuron in step_time_neurons().items():
+        if neurons and name not in neurons:
+            continue
+        k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
+        rec = spikax.layers.recurrent_dense(N_IN, hidden, neuron, key=k1, dtype=jnp.float32, **EQUINOX_SCALE)
+        rec = eqx.tree_at(lambda r: r.connection.weight, rec, rec.connection.weight * 60.0)
+        rec = eqx.tree_at(lambda r: r.recurrent.weight, rec, rec.recurrent.weight * 10.0)
+        readout = spikax.layers.dense(hidden, N_OUT, spikax.neurons.LI(beta=0.9, dtype=jnp.float32), key=k2,
+                                      dtype=jnp.float32, gain=EQUINOX_SCALE["gain"])
+        net = spikax.Chain([rec, readout])
+        params, static = eqx.partition(net, spikax.trainable(net))
+        state0 = net.init_state((N_IN,), jnp.float32)
+        xs, targets = data(k3, steps, batch)
+        compiled, temps = {}, {}
+        for method, fn in step_time_methods(net, state0, static).items():
+            compiled[method] = jax.jit(fn).lower(params, xs, targets).compile()
+            jax.block_until_ready(compiled[method](params, xs, targets))
+            if memory:
+                long_xs, long_targets = data(k3, 4 * steps, batch)
+                temps[method] = [int(compiled[method].memory_analysis().temp_size_in_bytes),
+                                 int(jax.jit(fn).lower(params, long_xs, long_targets).compile()
+                                     .memory_analysis().temp_size_in_bytes)]
+        times = {method: [] for method in compiled}
+        for _ in range(repeats):
+            for method, fn in compiled.items():
+                start = time.perf_counter()
+                jax.block_until_ready(fn(params, xs, targets))
+                times[method].append(time.perf_counter() - start)
+        base = float(np.median(times["BPTT"]))
+        for method, ts in times.items():
+            row = {"neuron": name, "method": method, "hidden": hidden, "batch": batch, "T": steps,
+                   "seconds_per_step": float(np.median(ts)) / steps, "relative_to_bptt": float(np.median(ts)) / base,
+                   "times": ts, "temp_bytes_T_4T": temps.get(method)}
+            rows.append(row)
+            mem = (f"  temp {temps[method][0] / 2**20:7.2f} / {temps[method][1] / 2**20:7.2f} MiB (T / 4T)"
+                   if method in temps else "")
+            print(f"{name:8s} {method:8s} {row['seconds_per_step'] * 1e6:8.0f} µs/step  "
+                  f"{row['relative_to_bptt']:5.2f}x BPTT{mem}", flush=True)
+    return rows
+
+
+def step_times_markdown(rows):
+    neurons = list(dict.fromkeys(r["neuron"] for r in rows))
+    methods = [m for m in dict.fromkeys(r["method"] for r in rows) if m != "BPTT"]
+    lines = ["| learner | " + " | ".join(f"{n} (x BPTT)" for n in neurons) + " |", "|" + "---|" * (1 + len(neurons))]
+    by = {(r["neuron"], r["method"]): r for r in rows}
+    lines.append("| BPTT (µs/step) | " + " | ".join(f"{by[(n, 'BPTT')]['seconds_per_step'] * 1e6:.0f}"
+                                                 for n in neurons) + " |")
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(f"{by[(n, m)]['relative_to_bptt']:.2f}" if (n, m) in by else "–"
+                                              for n in neurons) + " |")
+    return "\n".join(lines)
+
+
 def machine():
     return f"{platform.processor() or platform.machine()}, {jax.devices()[0].platform}, jax {jax.__version__}"
 
@@ -220,8 +323,29 @@ def main(argv=None):
                         help="hidden sizes of the RTRL memory table (none: skip it)")
     parser.add_argument("--rtrl-steps", type=int, default=50)
     parser.add_argument("--rtrl-only", action="store_true", help="only the RTRL memory table")
+    parser.add_argument("--step-times", action="store_true",
+                        help="only the trace learners' time per step relative to BPTT (LIF, ALIF, CubaLIF)")
+    parser.add_argument("--st-hidden", type=int, default=100)
+    parser.add_argument("--st-batch", type=int, default=32)
+    parser.add_argument("--st-steps", type=int, default=250)
+    parser.add_argument("--st-repeats", type=int, default=5)
+    parser.add_argument("--st-neurons", type=str, nargs="*", default=None, help="LIF ALIF CubaLIF (default all)")
+    parser.add_argument("--st-no-memory", action="store_true", help="skip the compiled-memory columns")
+    parser.add_argument("--st-out", type=str, default="gradient_fidelity_step_times.json")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
+    if args.step_times:
+        rows = step_times(args.st_hidden, args.st_batch, args.st_steps, args.st_repeats, args.st_neurons,
+                          memory=not args.st_no_memory)
+        result = {"benchmark": "gradient_fidelity (trace learners' time per step)",
+                  "network": f"{N_IN} Poisson inputs -> recurrent (LIF | ALIF | CubaLIF) {args.st_hidden} -> "
+                             f"LI(beta=0.9) {N_OUT}; batch {args.st_batch}; T={args.st_steps}; float32; median of "
+                             f"{args.st_repeats} interleaved repeats; temp memory at T and 4T",
+                  "rows": rows, "machine": machine()}
+        (RESULTS / args.st_out).write_text(json.dumps(result, indent=1))
+        print()
+        print(step_times_markdown(rows))
+        return result
     if args.rtrl_sizes:
         rtrl_rows = rtrl_sizes(args.rtrl_sizes, args.rtrl_steps, args.repeats)
         (RESULTS / "gradient_fidelity_rtrl.json").write_text(json.dumps({

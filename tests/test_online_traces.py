@@ -461,17 +461,31 @@ def test_eprop_readout_filter_defaults_to_the_readout_leak(getkey):
         assert_tree_allclose(default, explicit, rtol=1e-12, atol=1e-15)
         hidden = lambda g: g.layers[0]  # noqa: E731
         assert cosine(hidden(default), hidden(ref)) > cosine(hidden(unfiltered), hidden(ref)) + 1e-3
-    # a readout without a single leak gets no filter
-    cuba = hidden_readout(getkey(), LIF(), readout=CubaLIF())
-    xs, targets = data(getkey())
-    assert_tree_allclose(compare(online.eprop(cuba, mse), cuba, xs, targets)[0],
-                         compare(online.eprop(cuba, mse, readout_kappa=0.0), cuba, xs, targets)[0], rtol=1e-12)
+
+
+def test_eprop_refuses_a_readout_its_default_filter_cannot_follow(getkey):
+    """The default readout filter needs a leaky, non-spiking readout with one leak: a clear error otherwise, and an
+    explicit `readout_kappa` (or a memoryless readout, or a single layer that is its own readout) is accepted."""
+    readouts = {"LIF": (LIF(), r"readout is a spiking LIF neuron.*non-spiking.*readout_kappa="),
+                "CubaLIF": (CubaLIF(), r"readout is a spiking CubaLIF"),
+                "ALIF": (ALIF(), r"spiking ALIF"),
+                "LI per neuron": (LI(beta=jnp.linspace(0.7, 0.9, N_OUT)),
+                                  rf"readout LI neuron has one leak per neuron \(shape \({N_OUT},\)\).*readout_kappa=")}
+    for name, (neuron, message) in readouts.items():
+        net = hidden_readout(getkey(), LIF(), readout=neuron)
+        with pytest.raises(ValueError, match=rf"spikax\.online\.eprop.*{message}"):
+            online.eprop(net, mse)
+        online.eprop(net, mse, readout_kappa=0.5)  # the filter chosen explicitly
+    online.eprop(hidden_readout(getkey(), LIF(), readout="linear"), mse)  # memoryless readout: no filter
+    single = spikax.layers.dense(N_IN, N_OUT, LIF(), key=getkey())
+    online.eprop(single, mse)  # one layer: it is its own readout, learning from its exact signal
 
 
 @pytest.mark.parametrize("neuron", [LIF(), LIF(beta=0.7, threshold=jnp.linspace(0.8, 1.2, N_HID), learnable="beta"),
-                                    spikax.neurons.IF()], ids=type_name)
+                                    spikax.neurons.IF(), CubaLIF(alpha=0.7, beta=0.8)], ids=type_name)
 def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
-    """e-prop on a leaky-integrator layer keeps presynaptic traces x̂ (outer-product eligibilities); same gradient."""
+    """e-prop on a layer whose neurons share one constant Jacobian (LIF, IF, CubaLIF) keeps presynaptic traces
+    (outer-product eligibilities); same gradient as the per-synapse path."""
     import dataclasses
 
     net = hidden_readout(getkey(), neuron, recurrent=True)
@@ -483,25 +497,30 @@ def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
         got, ref = compare(fast, net, xs, targets)
         expected, _ = compare(general, net, xs, targets, ref)
         assert_tree_allclose(got, expected, rtol=1e-10, atol=1e-13)
-    # the factorised state is one presynaptic trace per weight input, not one per synapse
+    # the factorised state is one presynaptic trace per weight input and state component, not one per synapse
     lstate = fast.init(split(net), net.init_state((N_IN,)))
-    assert lstate[0].traces[0].shape == (N_IN,)
+    assert [leaf.shape for leaf in jax.tree_util.tree_leaves(lstate[0].traces[0])] == \
+        [(N_IN,)] * len(jax.tree_util.tree_leaves(net.layers[0].neuron_state(net.layers[0].init_state((N_IN,)))))
 
 
 @pytest.mark.parametrize("neuron", [ALIF(), CubaLIF(), LIF(reset="zero")], ids=type_name)
 def test_weight_traces_from_the_read_jacobian_equal_one_jvp_per_input(neuron, getkey):
-    """OSTL's weight traces, read from the neuron's k x k Jacobian once per step, equal the jvp-per-input path."""
+    """Weight traces read from the neuron's k x k Jacobian once per step (e-prop, OSTL, SnAp-1) equal the
+    jvp-per-input path."""
     net = hidden_readout(getkey(), neuron)
     x = (jax.random.uniform(getkey(), (N_IN,)) < 0.5).astype(jnp.float64)
     layer = net.layers[0]
     state = jax.tree_util.tree_map(lambda a: a + 0.3, layer.init_state((N_IN,)))
     _, _, signals = layer.step(state, x)
     _, _, lin = linearize_neuron(layer.neuron, state, signals.current)
-    ctx = online._eligibility.LayerContext(lin, state, signals.current, signals, None)
-    trace = online.DiagonalTrace(jax.tree_util.tree_map(
-        lambda a: jax.random.normal(getkey(), a.shape + (N_IN,), a.dtype), state), None)
     plan = online._eligibility.plan_layer("test", 0, layer, split(layer))
     slot = plan.slots[0]
-    fast = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=True)
-    general = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=False)
-    assert_tree_allclose(fast, general, rtol=1e-12, atol=1e-14)
+    # without and with SnAp-1's self-recurrence (the trace's output returning through R_jj)
+    for self_weight in (None, jax.random.normal(getkey(), (N_HID,))):
+        ctx = online._eligibility.LayerContext(lin, state, signals.current, signals, self_weight)
+        trace = online.DiagonalTrace(
+            jax.tree_util.tree_map(lambda a: jax.random.normal(getkey(), a.shape + (N_IN,), a.dtype), state),
+            None if self_weight is None else jax.random.normal(getkey(), (N_HID, N_IN)))
+        fast = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=True)
+        general = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=False)
+        assert_tree_allclose(fast, general, rtol=1e-12, atol=1e-14)

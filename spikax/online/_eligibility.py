@@ -147,15 +147,17 @@ class Slot(NamedTuple):
 class LayerPlan(NamedTuple):
     """What the engine does with one layer: nothing (no neuron) or traces for its `slots`.
 
-    `leaky_integrator`: the neuron's state is one membrane that integrates its input with one shared
-    leak ([`spikax.neurons.AbstractNeuron.eligibility_leak`][] is a scalar) and a subtractive (or no)
-    reset, so with the reset cut from the trace its weight traces factorise (see `DiagonalTraces`).
+    `shared_jacobian`: with the reset cut, every neuron of the layer has the same constant state
+    Jacobian, so its weight traces factorise (see `DiagonalTraces`): the neuron integrates affinely
+    between spikes ([`spikax.neurons.AbstractNeuron.between_spikes`][]) with a subtractive (or no)
+    reset, and either is one membrane with a scalar leak
+    ([`spikax.neurons.AbstractNeuron.eligibility_leak`][]) or has only scalar parameters (e.g. CubaLIF).
     """
 
     stateful: bool
     slots: tuple[Slot, ...] = ()
     neuron_fields: tuple[str, ...] = ()
-    leaky_integrator: bool = False
+    shared_jacobian: bool = False
 
 
 def _is_array(x) -> bool:
@@ -184,17 +186,20 @@ def plan_layer(owner: str, index: int, layer, layer_params) -> LayerPlan:
                 slots.append(Slot((attr, leaf), pre))
     fields = tuple(f.name for f in dataclasses.fields(layer.neuron) if _is_array(getattr(layer_params.neuron, f.name, None)))
     slots += [Slot(("neuron", name), None, k) for k, name in enumerate(fields)]
-    return LayerPlan(True, tuple(slots), fields, _is_leaky_integrator(layer))
+    return LayerPlan(True, tuple(slots), fields, _has_shared_jacobian(layer))
 
 
-def _is_leaky_integrator(layer) -> bool:
+def _has_shared_jacobian(layer) -> bool:
+    """See `LayerPlan.shared_jacobian`."""
     neuron = layer.neuron
-    leak = neuron.eligibility_leak()
     width = getattr(getattr(layer, "connection", None), "out_features", None)
-    if (leak is None or jnp.ndim(leak) != 0 or not isinstance(width, int)
+    if (not isinstance(width, int) or neuron.between_spikes() not in ("linear", "linear between spikes")
             or getattr(neuron, "reset", "none") not in ("subtract", "none")):
         return False
-    return len(jax.tree_util.tree_leaves(jax.eval_shape(lambda: neuron.init_state((width,))))) == 1
+    if len(jax.tree_util.tree_leaves(jax.eval_shape(lambda: neuron.init_state((width,))))) == 1:
+        leak = neuron.eligibility_leak()
+        return leak is not None and jnp.ndim(leak) == 0
+    return all(jnp.size(leaf) == 1 for leaf in jax.tree_util.tree_leaves(neuron) if _is_array(leaf))
 
 
 def _stateful(plans) -> tuple[int, ...]:
@@ -231,15 +236,18 @@ class LayerContext(NamedTuple):
 class DiagonalTraces(eqx.Module):
     r"""Per-synapse traces through the neuron's own Jacobian (e-prop, OSTL, SnAp-1).
 
-    **Factorised weight traces.** When the reset is cut from the trace and the neuron is one leaky
-    integrator (a single membrane with a shared scalar leak $\lambda$ and a constant input gain
-    $c_j$: LIF, LI, IF with a subtractive reset and no refractory counter), the per-synapse trace
-    is $\epsilon_{ji,t} = c_j\hat x_{i,t}$ with the presynaptic trace
-    $\hat x_{i,t} = \lambda\hat x_{i,t-1} + x_{i,t}$, and the eligibility is an outer product,
-    $e_{ji,t} = g_{j,t}\hat x_{i,t-1} + h_{j,t}x_{i,t}$ with $g = \partial y_t/\partial s_{t-1}\cdot c$
-    and $h = \partial y_t/\partial I_t$. The engine then keeps $O(n_\text{pre})$ per weight instead
-    of $O(k\,n_\text{post}n_\text{pre})$ and needs two neuron-sized jvps per step instead of one per
-    presynaptic input; the result is the same (`factorise=False` keeps the general path).
+    **Factorised weight traces.** When the reset is cut from the trace and every neuron of the
+    layer has the same constant Jacobian $A$ and input gain $b$ (affine integration between
+    spikes, a subtractive or no reset, shared parameters: LIF, LI, IF, CubaLIF without a
+    refractory period), the per-synapse trace does not depend on the neuron,
+    $\epsilon_{ji,t} = \hat\epsilon_{i,t}$ with $\hat\epsilon_{i,t} = A\hat\epsilon_{i,t-1} + b\,x_{i,t}$ ($k$
+    numbers per presynaptic input), and the eligibility is a sum of outer products,
+    $e_{ji,t} = C_{j,t}\hat\epsilon_{i,t-1} + h_{j,t}x_{i,t}$ with $C = \partial y_t/\partial s_{t-1}$ and
+    $h = \partial y_t/\partial I_t$. A one-membrane neuron ($k = 1$, a shared scalar leak $\lambda$)
+    may have its own gain $c_j$: it keeps $\hat x_{i,t} = \lambda\hat x_{i,t-1} + x_{i,t}$ and
+    $e_{ji,t} = C_{j,t}c_j\hat x_{i,t-1} + h_{j,t}x_{i,t}$. The engine then keeps $O(k\,n_\text{pre})$ per
+    weight instead of $O(k\,n_\text{post}n_\text{pre})$; the result is the same (`factorise=False`
+    keeps the per-synapse path).
 
     **Arguments:** `reset_in_trace` (keep the reset's derivative: OSTL, SnAp-1), `self_recurrence`
     (SnAp-1's $R_{jj}$ path), `factorise` (use the factorised form where it is exact; default True).
@@ -259,21 +267,23 @@ class DiagonalTraces(eqx.Module):
     self_recurrence: bool = eqx.field(static=True, default=False)
     factorise: bool = eqx.field(static=True, default=True)
 
-    decay = None  # factorised traces decay with the neuron's own leak
+    decay = None  # factorised traces decay with the neuron's own Jacobian
 
     def uses_leak(self, plan: LayerPlan) -> bool:
-        """Whether a step needs the neuron's leak (for factorised weight traces)."""
-        return any(self.factorised(plan, slot) for slot in plan.slots)
+        """Whether a step needs the neuron's membrane leak (never: the Jacobian is read from the step)."""
+        del plan
+        return False
 
     def factorised(self, plan: LayerPlan, slot: Slot) -> bool:
         """Whether this weight's trace is kept in factorised form (see the class docs)."""
-        return (self.factorise and not self.reset_in_trace and not self.self_recurrence and plan.leaky_integrator
+        return (self.factorise and not self.reset_in_trace and not self.self_recurrence and plan.shared_jacobian
                 and slot.presyn is not None)
 
     def init(self, layer, slot, nstate, n_shape, dtype, plan=None):
         extra = _presyn_shape(layer, slot)
         if plan is not None and self.factorised(plan, slot):
-            return jnp.zeros(extra, dtype)  # the presynaptic trace x̂
+            # the presynaptic traces: one neuron state's tangent per input (x̂ for a one-membrane neuron)
+            return jax.tree_util.tree_map(lambda a: jnp.zeros(extra, a.dtype), nstate)
         selfrec = self.self_recurrence and _recurrent_connection(layer) is not None
         return DiagonalTrace(
             neuron=jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape + extra, a.dtype), nstate),
@@ -285,19 +295,29 @@ class DiagonalTraces(eqx.Module):
 
     def update(self, ctx: LayerContext, plan: LayerPlan, slot: Slot, trace, decay):
         if not self.factorised(plan, slot):
-            # With the reset in the trace the neuron's Jacobian is dense, and reading it once per step is faster
-            # (OSTL on ALIF: 1.5x) than one jvp per presynaptic input; with it cut, the jvp skips the zero entries.
-            return _diagonal_update(ctx, plan, slot, trace, explicit=self.reset_in_trace)
+            # A weight's trace from the neuron's k x k Jacobian read once per step: elementwise updates on [post, pre]
+            # arrays, not one jvp per presynaptic input (whose vmap over the last axis transposes the traces).
+            return _diagonal_update(ctx, plan, slot, trace)
+        del decay
         zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
-        zero_state = jax.tree_util.tree_map(jnp.zeros_like, ctx.nstate)
-        gain, h = ctx.lin(zero_state, jnp.ones_like(ctx.current), zero_fields)  # c (as a state tangent), dy/dI
-        g = ctx.lin(gain, jnp.zeros_like(ctx.current), zero_fields)[1]  # dy/ds_prev . c
+        jac = read_jacobian(ctx, zero_fields)
         x = getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
-        e = g[:, None] * trace[None, :] + h[:, None] * x[None, :]
-        return decay * trace + x, e
+        old = jax.tree_util.tree_leaves(trace)
+        if len(old) == 1:  # one membrane: x̂ = λ x̂ + x, with each neuron's own gain c_j in the eligibility
+            leak, gain = jac.state[0][0].reshape(-1)[0], jac.current[0]
+            e = (jac.output[0] * gain)[:, None] * old[0][None, :] + jac.current_output[:, None] * x[None, :]
+            new = [leak * old[0] + x]
+        else:  # every neuron has the same A and b (`LayerPlan.shared_jacobian`): read them at the first neuron
+            e = (sum(jac.output[l][:, None] * old[l][None, :] for l in range(len(old)))
+                 + jac.current_output[:, None] * x[None, :])
+            new = [sum(jac.state[l][r].reshape(-1)[0] * old[l] for l in range(len(old)))
+                   + jac.current[r].reshape(-1)[0] * x for r in range(len(old))]
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(trace), new), e
 
 
-def _diagonal_update(ctx, plan, slot, trace, *, explicit: bool = False):
+def _diagonal_update(ctx, plan, slot, trace, *, explicit: bool = True):
+    """Advance one diagonal trace; a weight's from the neuron's read Jacobian (`explicit`, the fast path) or by one
+    jvp per presynaptic input (`explicit=False`, the general path the fast one is tested against)."""
     ones = jnp.ones_like(ctx.current)
     zero_fields = tuple(jnp.zeros_like(ctx.current) for _ in plan.neuron_fields)
     if slot.field is None:
@@ -306,9 +326,35 @@ def _diagonal_update(ctx, plan, slot, trace, *, explicit: bool = False):
         d_current = jnp.zeros_like(ctx.current)
         d_fields = tuple(ones if i == slot.field else z for i, z in enumerate(zero_fields))
     presyn = None if slot.presyn is None else getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
-    if explicit and presyn is not None and ctx.self_weight is None:
+    if explicit and presyn is not None:
         return _weight_trace_step(ctx, zero_fields, trace, presyn)
     return trace_step(ctx.lin, trace, d_current, d_fields, presyn=presyn, self_weight=ctx.self_weight)
+
+
+class NeuronJacobian(NamedTuple):
+    r"""One neuron step's Jacobian, per neuron: `state[l][r]` $=\partial s'_r/\partial s_l$, `output[l]`
+    $=\partial y/\partial s_l$, `current[r]` $=\partial s'_r/\partial I$ and `current_output` $=\partial y/\partial I$
+    (each an array with the neurons' shape; state components in `jax.tree_util.tree_leaves` order)."""
+
+    state: list
+    output: list
+    current: list
+    current_output: Any
+
+
+def read_jacobian(ctx: LayerContext, zero_fields) -> NeuronJacobian:
+    """Read the layer's per-neuron Jacobian with k+1 neuron-sized jvps of its linearised step."""
+    leaves, treedef = jax.tree_util.tree_flatten(ctx.nstate)
+    zeros = [jnp.zeros_like(leaf) for leaf in leaves]
+    zero_current = jnp.zeros_like(ctx.current)
+    state, output = [], []
+    for index in range(len(leaves)):
+        unit = [jnp.ones_like(z) if i == index else z for i, z in enumerate(zeros)]
+        d_state, d_y = ctx.lin(jax.tree_util.tree_unflatten(treedef, unit), zero_current, zero_fields)
+        state.append(jax.tree_util.tree_leaves(d_state))
+        output.append(d_y)
+    b, h = ctx.lin(jax.tree_util.tree_unflatten(treedef, zeros), jnp.ones_like(ctx.current), zero_fields)
+    return NeuronJacobian(state, output, jax.tree_util.tree_leaves(b), h)
 
 
 def _weight_trace_step(ctx, zero_fields, trace: DiagonalTrace, presyn):
@@ -316,26 +362,22 @@ def _weight_trace_step(ctx, zero_fields, trace: DiagonalTrace, presyn):
 
     A neuron is elementwise, so its linearised step is, per neuron $j$, a $k\times k$ matrix
     $A_j$ on its state, a column $b_j$ for its current, and the rows $C_j$, $h_j$ giving $y$. They
-    are read with $k+1$ neuron-sized jvps; the per-synapse update is then $k(k+1)$ multiply-adds,
-    $\epsilon_{ji} \leftarrow A_j\epsilon_{ji} + b_j x_i$, $e_{ji} = C_j\epsilon_{ji,t-1} + h_j x_i$
-    (the same numbers as one jvp per presynaptic input, without repeating the neuron's work).
+    are read with $k+1$ neuron-sized jvps ([`read_jacobian`][]); the per-synapse update is then
+    $k(k+1)$ multiply-adds on arrays laid out `[post, pre]`,
+    $\epsilon_{ji} \leftarrow A_j\epsilon_{ji} + b_j u_{ji}$, $e_{ji} = C_j\epsilon_{ji,t-1} + h_j u_{ji}$,
+    with $u_{ji} = x_i$, plus $R_{jj}\,e_{ji,t-1}$ for SnAp-1's self-recurrence (the trace's `output`).
+    The same numbers as one jvp per presynaptic input, without repeating the neuron's work.
     """
-    leaves, treedef = jax.tree_util.tree_flatten(ctx.nstate)
-    zeros = [jnp.zeros_like(leaf) for leaf in leaves]
-    zero_current = jnp.zeros_like(ctx.current)
-    columns = []  # column l: (d new state / d state_l, d y / d state_l)
-    for index in range(len(leaves)):
-        unit = [jnp.ones_like(z) if i == index else z for i, z in enumerate(zeros)]
-        d_state, d_y = ctx.lin(jax.tree_util.tree_unflatten(treedef, unit), zero_current, zero_fields)
-        columns.append((jax.tree_util.tree_leaves(d_state), d_y))
-    b, h = ctx.lin(jax.tree_util.tree_unflatten(treedef, zeros), jnp.ones_like(ctx.current), zero_fields)
-    b = jax.tree_util.tree_leaves(b)
+    jac = read_jacobian(ctx, zero_fields)
     old = jax.tree_util.tree_leaves(trace.neuron)
-    x = presyn[None, :]
-    new = [sum(columns[l][0][r][:, None] * old[l] for l in range(len(old))) + b[r][:, None] * x
+    u = presyn[None, :]
+    if ctx.self_weight is not None:
+        u = u + ctx.self_weight[:, None] * trace.output
+    new = [sum(jac.state[l][r][:, None] * old[l] for l in range(len(old))) + jac.current[r][:, None] * u
            for r in range(len(old))]
-    e = sum(columns[l][1][:, None] * old[l] for l in range(len(old))) + h[:, None] * x
-    return DiagonalTrace(jax.tree_util.tree_unflatten(treedef, new), trace.output), e
+    e = sum(jac.output[l][:, None] * old[l] for l in range(len(old))) + jac.current_output[:, None] * u
+    treedef = jax.tree_util.tree_structure(trace.neuron)
+    return DiagonalTrace(jax.tree_util.tree_unflatten(treedef, new), e if ctx.self_weight is not None else None), e
 
 
 class SeparableTraces(eqx.Module):
@@ -768,7 +810,9 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
       filtered by it, which accounts for the readout's memory. For `LI(beta=κ)` this is exact.
       Default (None): the readout neuron's own leak
       ([`spikax.neurons.AbstractNeuron.eligibility_leak`][], e.g. $\beta$ of an `LI` readout), read at
-      every step; no filter when the readout has none. `readout_kappa=0` switches the filter off.
+      every step; no filter under a memoryless (`Stateless`) readout. A readout this default cannot
+      follow (a spiking neuron, or one without a single scalar leak, such as `CubaLIF`) raises a
+      `ValueError`: give `readout_kappa` then. `readout_kappa=0` switches the filter off.
     - `reset_in_trace`: keep the reset's derivative in the traces (default False, as in e-prop).
     - `rate_reg`: `(c, f_target)` adds $c\sum_j(\bar f_j - f^*)^2$ per hidden neuron, $\bar f_j$ its
       mean spikes per step over the sequence; the online gradient is emitted as increments of
@@ -797,8 +841,9 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
     signal = SpatialSignal() if matrices is None else FeedbackSignal(matrices, _stateful(engine.plans)[:-1])
     if readout_kappa is None:
         readout = _layers_of(model)[0][-1]
-        leaky = engine.plans[-1].stateful and readout.neuron.eligibility_leak() is not None
-        kappa = ReadoutLeak() if leaky else None
+        kappa = ReadoutLeak() if engine.plans[-1].stateful else None
+        if kappa is not None and len(_stateful(engine.plans)) > 1:
+            _check_leaky_readout(owner, readout.neuron)
     else:
         kappa = ConstantDecay(float(readout_kappa))
         if not 0 <= kappa.kappa <= 1:
@@ -807,6 +852,23 @@ def eprop(model, loss_fn, *, feedback="symmetric", readout_kappa=None, reset_in_
     last = len(engine.plans) - 1
     filters = tuple(kappa if (p.stateful and i != last) else None for i, p in enumerate(engine.plans))
     return dataclasses.replace(engine, signal=signal, filters=filters)
+
+
+def _check_leaky_readout(owner, neuron):
+    """e-prop's default readout filter assumes a leaky integrator readout whose output is its membrane."""
+    name = type(neuron).__name__
+    fix = ("Use a leaky readout (e.g. `spikax.layers.dense(n, n_out, spikax.neurons.LI(beta=0.9), key=key)`), or pass "
+           "`readout_kappa=` yourself: the per-step decay of the hidden layers' eligibility filter (0 for none).")
+    if getattr(neuron, "surrogate", None) is not None:
+        raise ValueError(f"`{owner}`: the readout is a spiking {name} neuron, but e-prop's default readout filter "
+                         "(readout_kappa=None) needs a leaky, non-spiking readout whose output is its membrane, so that "
+                         "the filter with its leak follows the readout's memory of the hidden spikes. " + fix)
+    leak = neuron.eligibility_leak()
+    if leak is None or jnp.ndim(leak) != 0:
+        got = "has no single membrane leak" if leak is None else f"has one leak per neuron (shape {jnp.shape(leak)})"
+        raise ValueError(f"`{owner}`: the readout {name} neuron {got}, but e-prop's default readout filter "
+                         "(readout_kappa=None) filters the hidden layers' eligibilities with the readout's one "
+                         "per-step leak. " + fix)
 
 
 def ostl(model, loss_fn) -> EligibilityEngine:
