@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -25,6 +26,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))  # the repository's packages first
 
 RESULTS = REPO / "benchmarks" / "results"
+# glibc's allocator returns large blocks to the kernel and gets fresh (zeroed, 4 KiB) pages for them on the next
+# call; a compiled JAX step allocates its temporaries anew per call, so every call pays a page fault per 4 KiB of
+# them. With this tunable (glibc >= 2.35, set before Python starts) malloc asks for transparent huge pages instead.
+# See docs/performance.md ("Memory: page faults per call"). Results of runs with it get the suffix `_hugepages`.
+HUGEPAGES_TUNABLE = "glibc.malloc.hugetlb=1"
 SHARED_NOTE = ("Measured on a shared machine (other jobs running, load average above the core count): absolute "
                "times are unreliable; ratios from the same run are the numbers to read.")
 
@@ -59,13 +65,28 @@ def machine() -> dict:
     load = os.getloadavg()
     cores = os.cpu_count()
     return {"cpu": cpu, "cores": cores, "load_average": [round(x, 2) for x in load], "versions": versions,
-            "platform": platform.platform(), "shared": load[0] > 0.5 * (cores or 1)}
+            "platform": platform.platform(), "shared": load[0] > 0.5 * (cores or 1),
+            "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", "")}
+
+
+def huge_pages() -> bool:
+    """Whether this process runs with glibc's malloc on transparent huge pages (`GLIBC_TUNABLES`)."""
+    return HUGEPAGES_TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
+
+
+def page_faults(fn) -> int:
+    """Minor page faults (fresh memory pages touched) during one call of `fn`."""
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    fn()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
 def describe(info: dict) -> str:
     v = ", ".join(f"{k} {x}" for k, x in info["versions"].items())
+    tunables = info.get("GLIBC_TUNABLES")
     return (f"{info['cpu']}, {info['cores']} cores, load average {info['load_average']} "
-            f"({'shared' if info['shared'] else 'idle'}); {v}")
+            f"({'shared' if info['shared'] else 'idle'}); {v}; "
+            + (f"GLIBC_TUNABLES={tunables}" if tunables else "default glibc malloc (no GLIBC_TUNABLES)"))
 
 
 def timed(fn, repeats: int):
@@ -121,6 +142,8 @@ def write(name: str, out: str, result: dict, markdown: str) -> dict:
     """Write `NAME.json` and `NAME.md` (the markdown headed by the machine), print the markdown."""
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    if huge_pages():
+        name += "_hugepages"  # kept apart from the default-allocator results
     info = result.setdefault("machine", machine())
     if info["shared"]:
         result.setdefault("notes", []).append(SHARED_NOTE)

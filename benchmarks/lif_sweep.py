@@ -39,6 +39,11 @@ Also sweeps each of T, B and n around a base configuration (plots `lif_sweep_T.p
     python -m benchmarks lif_sweep                  # the three configurations and the sweeps
     python -m benchmarks lif_sweep --quick          # tiny sizes (smoke test)
     python -m benchmarks lif_sweep --configs 16,500,512 --no-sweep --compile 16,500,512
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 python -m benchmarks lif_sweep   # malloc on huge pages (see below)
+
+Each row also counts the minor page faults of one spikax call and one bare-scan call: with glibc's
+default allocator every call of a compiled step touches its temporaries as fresh 4 KiB pages
+(docs/performance.md). A run with the `GLIBC_TUNABLES` above writes `lif_sweep_hugepages.*` instead.
 
 Writes `lif_sweep.json`, `lif_sweep.md` and the sweep plots into `benchmarks/results/`.
 """
@@ -279,11 +284,13 @@ def measure(batch, steps, n, layers, repeats, peers, *, columns, compile_torch):
     grad_ws = jax.jit(jax.value_and_grad(functools.partial(jax_loss, bare_layer)))
     bare = _common.timed(_common.jax_ready(lambda: grad_ws(ws, xs)), repeats)
     record("bare lax.scan", bare, "subtract")
+    faults = {"bare lax.scan": _common.page_faults(_common.jax_ready(lambda: grad_ws(ws, xs)))}
     ref_counts = {"subtract": counts["bare lax.scan"]}
     if "spikax" in columns:
         net = spikax_net(ws)
         fast = eqx.filter_jit(eqx.filter_value_and_grad(spikax_loss))
         record("spikax", _common.timed(_common.jax_ready(lambda: fast(net, xs)), repeats), "subtract")
+        faults["spikax"] = _common.page_faults(_common.jax_ready(lambda: fast(net, xs)))
     if "Spyx" in columns and peers.get("spyx") is not None:
         ref = jax.jit(functools.partial(jax_loss, functools.partial(bare_layer, previous_spike=True)))
         ref_counts["previous spike"] = float(ref(ws, xs))
@@ -313,7 +320,8 @@ def measure(batch, steps, n, layers, repeats, peers, *, columns, compile_torch):
     best_other = min((t for k, t in times.items() if k != "spikax"), default=None)
     row = {"B": batch, "T": steps, "n": n, "layers": layers, "ms": times, "compile_s": compile_s,
            "spike_counts": counts, "reference_counts": ref_counts, "counts_match": match,
-           "limit_ms": limit, "gemm_gflops": gflops, "bandwidth_gbs": bandwidth_gbs()}
+           "limit_ms": limit, "gemm_gflops": gflops, "bandwidth_gbs": bandwidth_gbs(),
+           "page_faults_per_call": faults}
     if "spikax" in times:
         row["spikax_over"] = {k: times["spikax"] / t for k, t in times.items() if k != "spikax"}
         row["spikax_over"]["limit"] = times["spikax"] / limit
@@ -397,9 +405,15 @@ def report(result, out):
     if result["rows"]:
         r0 = result["rows"][0]
         md += f"\n\nMachine limit inputs: GEMM rate {r0['gemm_gflops']:.0f} GFLOP/s at the first configuration, streaming bandwidth {r0['bandwidth_gbs']:.1f} GB/s."
+    faulted = [r for r in result["rows"] if r.get("page_faults_per_call")]
+    if faulted:
+        md += "\n\nMinor page faults per call (fresh 4 KiB pages the compiled step touched): " + ", ".join(
+            f"{r['B']},{r['T']},{r['n']}x{r['layers']}: " + " / ".join(f"{k} {v}" for k, v in r["page_faults_per_call"].items())
+            for r in faulted) + "."
     md += f"\n\nPyTorch intra-op threads: {result.get('torch_threads')}."
     folder = pathlib.Path(out)
     folder.mkdir(parents=True, exist_ok=True)
+    stem = "lif_sweep_hugepages" if _common.huge_pages() else "lif_sweep"  # the name `_common.write` gives the run
     plots = []
     for axis, rows in result["sweeps"].items():
         md += f"\n\n### Sweep over {axis} (one layer; others at {SWEEP_BASE})\n\n"
@@ -408,10 +422,10 @@ def report(result, out):
                                              for r in rows])
         series = {c: ([r[axis] for r in rows], [r["ms"].get(c) if c != "limit" else r["limit_ms"] for r in rows])
                   for c in names}
-        path = _common.plot(folder / f"lif_sweep_{axis}.png", f"LIF layer fwd+bwd vs {axis}", axis, series)
+        path = _common.plot(folder / f"{stem}_{axis}.png", f"LIF layer fwd+bwd vs {axis}", axis, series)
         if path:
             plots.append(path)
-            md += f"\n\n![sweep over {axis}](lif_sweep_{axis}.png)"
+            md += f"\n\n![sweep over {axis}]({stem}_{axis}.png)"
     result["plots"] = plots
     return _common.write("lif_sweep", out, result, md)
 
