@@ -485,3 +485,42 @@ def test_ensemble_of_lif_networks_built_with_filter_vmap(getkey):
         final_i, ys_i = run(network(float(tau)))
         assert_tree_allclose(jax.tree_util.tree_map(lambda leaf: leaf[i], (finals, ys)), (final_i, ys_i), rtol=1e-12)
     assert jnp.any(ys[0] != ys[2])  # the time constants matter
+
+
+@pytest.mark.parametrize("cls", [IF, LIF, CubaLIF, ALIF, Izhikevich, AdEx, ResonateAndFire], ids=type_name)
+def test_with_detached_reset_equals_a_neuron_built_detached(cls):
+    """`with_detached_reset()` (what online learners use) is the neuron built with `detach_reset=True`:
+    same spikes, the same gradient, and a different gradient from the neuron that keeps its reset's."""
+    neuron, built = cls(), cls(detach_reset=True)
+    detached = neuron.with_detached_reset()
+    assert detached.detach_reset and detached.spiking.detach_reset and not neuron.detach_reset
+    assert detached.with_detached_reset() is detached
+    assert_tree_allclose(detached.spiking.surrogate, neuron.spiking.surrogate, rtol=0)
+    xs = cls.input_scale * jax.random.uniform(jax.random.key(3), (150, 4), minval=0.5, maxval=3.0)
+
+    def total(n, xs):
+        final, spikes = jax.lax.scan(n, n.init_state((4,)), xs)
+        return sum(jnp.sum(leaf) for leaf in jax.tree_util.tree_leaves(final)) + jnp.sum(spikes)
+
+    grad = jax.grad(total, argnums=1)
+    assert jnp.sum(jax.lax.scan(neuron, neuron.init_state((4,)), xs)[1]) > 0  # the reset happens
+    assert_tree_allclose(grad(detached, xs), grad(built, xs), rtol=0, atol=0)
+    assert not np.allclose(grad(detached, xs), grad(neuron, xs))
+
+
+def test_neurons_without_a_reset_are_their_own_detached_version():
+    li, sd = LI(), spikax.neurons.SigmaDelta()
+    assert li.with_detached_reset() is li and sd.with_detached_reset() is sd
+
+
+def test_the_firing_options_are_one_part_read_through_the_neuron():
+    lif = LIF(reset="zero", v_reset=-0.3, refractory=2, detach_reset=True, surrogate=spikax.surrogate.ATan())
+    part = spikax.neurons.SpikeOptions(reset="zero", v_reset=-0.3, refractory=2, detach_reset=True,
+                                       surrogate=spikax.surrogate.ATan())
+    assert jax.tree_util.tree_structure(lif.spiking) == jax.tree_util.tree_structure(part)
+    assert (lif.reset, lif.refractory, lif.detach_reset, float(lif.v_reset)) == ("zero", 2, True, -0.3)
+    assert lif.surrogate is lif.spiking.surrogate
+    with pytest.raises(AttributeError):
+        lif.reset = "subtract"  # read-only: build a new neuron
+    with pytest.raises(ValueError, match=r"`spikax.neurons.SpikeOptions`: unknown reset mode 'soft'"):
+        spikax.neurons.SpikeOptions(reset="soft")

@@ -1,6 +1,7 @@
 """Tests of `spikax.training`: train step, fit, evaluation, early stopping, checkpoints, history, tasks."""
 
 import math
+import pathlib
 
 import equinox as eqx
 import jax
@@ -436,15 +437,49 @@ def test_a_checkpoint_refuses_a_model_built_with_other_options(tmp_path, getkey)
     loaded = training.load_checkpoint(path, like=_lif_net(getkey(), reset="zero", refractory=2,
                                                           surrogate=spikax.surrogate.ATan()))
     assert_tree_allclose(eqx.filter(loaded, eqx.is_array), eqx.filter(saved, eqx.is_array), rtol=0)
-    with pytest.raises(ValueError, match=r"(?s)built with other options:.*\.layers\[0\]\.neuron\.reset: saved 'zero', "
-                                         r"`like` has 'subtract'.*\.layers\[0\]\.neuron\.refractory: saved 2, `like` "
-                                         r"has 0.*\.layers\[0\]\.neuron\.surrogate: saved 'ATan', `like` has "
-                                         r"'FastSigmoid'"):
+    with pytest.raises(ValueError, match=r"(?s)built with other options:.*\.layers\[0\]\.neuron\.spiking\.reset: "
+                                         r"saved 'zero', `like` has 'subtract'.*\.layers\[0\]\.neuron\.spiking\."
+                                         r"refractory: saved 2, `like` has 0.*\.layers\[0\]\.neuron\.spiking\."
+                                         r"surrogate: saved 'ATan', `like` has 'FastSigmoid'"):
         training.load_checkpoint(path, like=_lif_net(key))
     with pytest.raises(ValueError, match=r"connection\.weight: saved 'float64\[4, 3\]', `like` has 'float32\[4, 3\]'"):
         training.load_checkpoint(path, like=spikax.Chain([spikax.layers.dense(
             3, 4, spikax.neurons.LIF(reset="zero", refractory=2, surrogate=spikax.surrogate.ATan()), key=key,
             dtype=jnp.float32)]))
+
+
+def _every_spiking_neuron_net(key, **lif_options):
+    """The model stored in tests/checkpoints/*_before_spike_options.ckpt, written (with key 7) by spikax before the
+    neurons' firing options became their `spiking` part: every neuron with that part, non-default options."""
+    N = spikax.neurons
+    per = jnp.linspace(0.6, 0.9, 4)
+    neurons = [N.LIF(**{"beta": per, "reset": "zero", "v_reset": 0.1, "refractory": 2,
+                        "surrogate": spikax.surrogate.ATan(), **lif_options}),
+               N.ALIF(alpha=0.8, rho=0.95, beta_a=0.3, threshold=1.2, v_reset=-0.1, reset="zero", detach_reset=True),
+               N.CubaLIF(alpha=0.7, beta=per, threshold=0.9, refractory=1,
+                         surrogate=spikax.surrogate.Triangle(gamma=0.5)),
+               N.IF(threshold=1.5, reset="zero", v_reset=0.2, learnable="threshold"),
+               N.Izhikevich(a=0.03, d=6.0, detach_reset=True, surrogate=spikax.surrogate.FastSigmoid(slope=3.0)),
+               N.AdEx(v_reset=-60.0, v_peak=10.0, detach_reset=True),
+               N.ResonateAndFire(omega=0.7, threshold=0.8, reset="none", surrogate=spikax.surrogate.Sigmoid(slope=4.0))]
+    keys = jax.random.split(key, len(neurons))
+    return spikax.Chain([spikax.layers.dense(4, 4, n, key=k, dtype=jnp.float64) for n, k in zip(neurons, keys)])
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_checkpoint_written_before_the_spiking_part_loads_the_same_values(version, getkey):
+    """The firing options moved from each neuron's fields into its `spiking` part with the same leaves in
+    the same order: an older file loads every value where it was (and a version-2 file still checks options)."""
+    path = pathlib.Path(__file__).parent / "checkpoints" / f"v{version}_before_spike_options.ckpt"
+    saved = _every_spiking_neuron_net(jax.random.key(7))
+    loaded = training.load_checkpoint(path, like=_every_spiking_neuron_net(getkey()))
+    assert_tree_allclose(eqx.filter(loaded, eqx.is_array), eqx.filter(saved, eqx.is_array), rtol=0, atol=0)
+    assert loaded.layers[0].neuron.v_reset == 0.1 and loaded.layers[5].neuron.v_reset == -60.0
+    if version == 2:
+        with pytest.raises(ValueError, match=r"(?s)other options:\n  \.layers\[0\]\.neuron\.reset: saved "
+                                             r"'zero', `like` has 'subtract'\n  \.layers\[0\]\.neuron\.surrogate: "
+                                             r"saved 'ATan'"):
+            training.load_checkpoint(path, like=_every_spiking_neuron_net(getkey(), reset="subtract", surrogate=None))
 
 
 def test_a_version_1_checkpoint_still_loads(tmp_path, getkey):

@@ -1,5 +1,8 @@
 """Spiking neuron models: pure, elementwise `(state, x) -> (state, spikes)` steps.
 
+Each neuron integrates its input in its own way; how it then fires, resets and rests is the
+part every spiking neuron shares, [`SpikeOptions`][spikax.neurons.SpikeOptions] (its field `spiking`).
+
 `ALL_NEURONS` holds one default instance of every neuron, for generic tests and examples;
 each class's `input_scale` is an input amplitude that makes its default instance respond.
 """
@@ -9,6 +12,7 @@ from ._adex import AdExState as AdExState
 from ._alif import ALIF as ALIF
 from ._alif import ALIFState as ALIFState
 from ._base import AbstractNeuron as AbstractNeuron
+from ._base import SpikeOptions as SpikeOptions
 from ._cuba import CubaLIF as CubaLIF
 from ._cuba import CubaLIFState as CubaLIFState
 from ._if import IF as IF

@@ -6,14 +6,12 @@ from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
-from jax import lax
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
 from .._errors import check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire, reset
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire, reset
 
 
 class AdExState(NamedTuple):
@@ -70,8 +68,7 @@ class AdEx(AbstractNeuron[AdExState]):
     v_reset: Array
     v_peak: Array
     dt: float = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # detach_reset, surrogate (the reset to `v_reset` and the jump of w are the neuron's own)
     constraints = spec.constraints("AdEx")
     input_scale = 1000.0
 
@@ -84,8 +81,7 @@ class AdEx(AbstractNeuron[AdExState]):
         self.v_reset = jnp.asarray(self.param("e_l") if v_reset is None else v_reset, dtype=self.raw_c_m.dtype)
         self.v_peak = jnp.asarray(v_peak, dtype=self.raw_c_m.dtype)
         self.dt = float(dt)
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions("zero", None, detach_reset, surrogate=surrogate, owner=self.owner())
 
     def init_state(self, shape, dtype=None) -> AdExState:
         self.check_params(shape)
@@ -106,5 +102,5 @@ class AdEx(AbstractNeuron[AdExState]):
         w_new = w + self.dt * (a * (v - e_l) - w) / tau_w
         s = fire(v_new, v_peak, self.surrogate)
         v_new = reset(v_new, s, v_peak, mode="zero", v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        w_new = w_new + b * (lax.stop_gradient(s) if self.detach_reset else s)
+        w_new = w_new + b * self.spiking.reset_signal(s)
         return AdExState(v=v_new, w=w_new), s

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
-from ..surrogate import AbstractSurrogate
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class ALIFState(NamedTuple):
@@ -73,11 +71,7 @@ class ALIF(AbstractNeuron[ALIFState]):
     raw_rho: Array
     raw_beta_a: Array
     raw_threshold: Array
-    v_reset: Array
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    refractory: int = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # reset, v_reset, detach_reset, refractory, surrogate
     constraints = spec.constraints("ALIF")
     input_scale = 2.0
 
@@ -86,8 +80,8 @@ class ALIF(AbstractNeuron[ALIFState]):
                  surrogate=None, learnable=None, dtype=None):
         self.init_parameters({"alpha": alpha, "tau_mem": tau_mem, "rho": rho, "tau_adapt": tau_adapt,
                               "beta_a": beta_a, "threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=self.raw_threshold.dtype, owner=self.owner())
 
     def eligibility_leak(self, dtype=None) -> Array:
         """The membrane decay $\\alpha$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
@@ -96,7 +90,7 @@ class ALIF(AbstractNeuron[ALIFState]):
     def init_state(self, shape, dtype=None) -> ALIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return ALIFState(v=zeros, a=zeros, refractory=self.refractory_counter(zeros))
+        return ALIFState(v=zeros, a=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def adaptive_threshold(self, state: ALIFState) -> Array:
         r"""The threshold $A = \theta + \beta_a a$ the *next* step will compare against."""
@@ -108,6 +102,6 @@ class ALIF(AbstractNeuron[ALIFState]):
         dtype = state.v.dtype
         alpha, rho = self.param("alpha", dtype), self.param("rho", dtype)
         threshold = self.param("threshold", dtype)
-        v, s, counter = self.fire_and_reset(state.v, alpha * state.v + (1 - alpha) * x, state.refractory,
-                                            self.adaptive_threshold(state), reset_by=threshold)
+        v, s, counter = self.spiking.fire_and_reset(state.v, alpha * state.v + (1 - alpha) * x, state.refractory,
+                                                    self.adaptive_threshold(state), reset_by=threshold)
         return ALIFState(v=v, a=rho * state.a + s, refractory=counter), s

@@ -16,6 +16,10 @@ The parameter table (defaults, constraints, valid ranges) and the checks come fr
 `spikax_spec`, which `spikax_torch` shares. Neurons can be built inside `jax.jit` and
 `eqx.filter_vmap` (e.g. an ensemble with one time constant per member): a traced parameter is
 checked with `eqx.error_if` instead of at construction.
+
+How a neuron fires, resets and rests (reset mode, `v_reset`, detached reset, refractory period,
+surrogate) is one composed part, [`spikax.neurons.SpikeOptions`][], held as the neuron's field
+`spiking`; `neuron.reset`, `neuron.surrogate`, ... read it.
 """
 
 from __future__ import annotations
@@ -107,12 +111,22 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         """
         return None
 
-    def threshold_between_spikes(self) -> str | None:
-        """[`between_spikes`][spikax.neurons.AbstractNeuron.between_spikes] of a threshold neuron whose
-        integration is affine (set up by `init_spike_options`): decided by its reset and refractory period."""
-        if self.refractory > 0:
-            return None
-        return "linear" if self.reset == "none" else "linear between spikes"
+    def with_detached_reset(self):
+        """This neuron with its reset's gradient cut (`detach_reset=True`), all values kept.
+
+        Online learners that model the reset as a constant call it; a neuron without a
+        [`spikax.neurons.SpikeOptions`][] part (LI, SigmaDelta), or already detached, is returned as is.
+
+        **Example:**
+
+        ```python
+        spikax.neurons.LIF(beta=0.9).with_detached_reset().detach_reset  # True
+        ```
+        """
+        part = getattr(self, "spiking", None)
+        if part is None or part.detach_reset:
+            return self
+        return eqx.tree_at(lambda n: n.spiking, self, part.with_detached_reset())
 
     @abc.abstractmethod
     def init_state(self, shape: tuple[int, ...], dtype=None) -> StateT:
@@ -174,44 +188,15 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
         return value if dtype is None else value.astype(dtype)
 
     def __getattr__(self, name: str):
-        # `neuron.beta` reads the constrained value of `raw_beta`.
+        # `neuron.beta` reads the constrained value of `raw_beta`; `neuron.reset` (and the other
+        # firing options) read the neuron's `SpikeOptions` part, read-only.
         if name in type(self).constraints:
             return self.param(name)
+        if name in SPIKE_OPTIONS:
+            part = getattr(self, "spiking", None)
+            if part is not None:
+                return getattr(part, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def init_spike_options(self, owner: str, *, reset, v_reset, detach_reset, refractory, refractory_time, dt,
-                           surrogate) -> None:
-        """Set the options that every threshold neuron shares; call from `__init__` after the parameters.
-
-        Sets `reset` (checked), `v_reset` (in the parameters' dtype), `detach_reset`, `refractory`
-        (in whole steps, from steps or from `refractory_time` with `dt`) and `surrogate`
-        (default `FastSigmoid()`).
-        """
-        self.v_reset = jnp.asarray(v_reset, dtype=self.raw_threshold.dtype)
-        self.reset = spec.check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
-
-    def refractory_counter(self, zeros: Array) -> Array | None:
-        """The initial refractory count-down: `zeros` with a refractory period, else None."""
-        return zeros if self.refractory > 0 else None
-
-    def fire_and_reset(self, v: Array, integrated: Array, counter: Array | None, threshold: Array,
-                       reset_by: Array | None = None) -> tuple[Array, Array, Array | None]:
-        """What every threshold neuron does once it has integrated its input (set up by `init_spike_options`).
-
-        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
-        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
-        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
-        """
-        dtype = v.dtype
-        active = refractory_mask(counter)
-        v = hold(active, integrated, v)
-        s = fire(v, threshold, self.surrogate, active)
-        v = reset(v, s, threshold if reset_by is None else reset_by, mode=self.reset,
-                  v_reset=self.v_reset.astype(dtype), detach=self.detach_reset)
-        return v, s, refractory_update(counter, s, self.refractory)
 
     # -- input checks ------------------------------------------------------------------------
     def check_input(self, state_array: Array, x: Array) -> None:
@@ -228,8 +213,10 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
     def check_params(self, shape: tuple[int, ...]) -> None:
         """Raise a clear error when a (per-neuron) parameter does not broadcast to the neurons' `shape`."""
         shape = tuple(shape)
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name, None)
+        part = getattr(self, "spiking", None)
+        arrays = [(f.name, getattr(m, f.name, None)) for m in ((self,) if part is None else (self, part))
+                  for f in dataclasses.fields(m)]
+        for name, value in arrays:
             if not isinstance(value, jax.Array | np.ndarray):
                 continue
             try:
@@ -237,13 +224,112 @@ class AbstractNeuron(eqx.Module, Generic[StateT]):
             except ValueError:
                 ok = False
             if not ok:
-                pname = field.name.removeprefix("raw_")
+                pname = name.removeprefix("raw_")
                 raise ValueError(
                     f"`spikax.neurons.{type(self).__name__}`: parameter `{pname}` has shape {np.shape(value)}, "
                     f"which does not broadcast to the state shape {shape}. Give a scalar or one value per neuron "
                     f"(an array broadcastable to {shape}), or make the state for the neurons the parameters "
                     f"describe, e.g. `init_state({np.shape(value)})`."
                 )
+
+
+SPIKE_OPTIONS = ("reset", "v_reset", "detach_reset", "refractory", "surrogate")
+
+
+class SpikeOptions(eqx.Module):
+    r"""How a threshold neuron fires, resets and rests: the options every spiking neuron shares.
+
+    A neuron integrates its input into a membrane $\tilde v$ in its own way; this part does the
+    rest of the step, with a refractory count-down $c$ (steps left to wait):
+
+    $$a = [c \le 0],\qquad u = a\,\tilde v + (1-a)\,v,\qquad s = a\,H(u-\theta),$$
+    $$v' = \begin{cases}u - \vartheta s & \text{reset="subtract"}\\
+                       u(1-s) + v_r s & \text{reset="zero"}\\
+                       u & \text{reset="none"}\end{cases},\qquad
+      c' = r s + (1-s)\max(c-1, 0),$$
+
+    where $\vartheta$ is the amount a spike subtracts (the threshold, or ALIF's baseline
+    threshold), $H$ has the surrogate's pseudo-derivative, and with `detach_reset` the $s$ of the
+    reset carries no gradient. A neuron holds it as its field `spiking`; `neuron.reset`,
+    `neuron.v_reset`, `neuron.detach_reset`, `neuron.refractory` and `neuron.surrogate` read it.
+    Gerstner et al., *Neuronal Dynamics* (2014), ch. 1.3.
+
+    Neurons whose reset is their own (Izhikevich, AdEx, ResonateAndFire) hold one too, with
+    `v_reset=None` and no refractory period, for the surrogate and the detached reset.
+
+    **Arguments:**
+
+    - `reset`: `"subtract"` (default), `"zero"` (to `v_reset`) or `"none"`.
+    - `v_reset`: value to reset to with `reset="zero"` (default 0); None for a neuron that resets
+      to a value of its own.
+    - `detach_reset`: cut the gradient through the reset (default False).
+    - `refractory` / `refractory_time`: refractory period $r$ in steps, or in time units with `dt`.
+    - `surrogate`: pseudo-derivative of the step (default `FastSigmoid()`).
+    - `dtype`: dtype of `v_reset` (default: JAX's default float).
+    - `owner`, `modes`: for the neuron that builds it: its public name, used in error messages,
+      and the reset modes it supports.
+
+    **Example:**
+
+    ```python
+    part = spikax.neurons.SpikeOptions(reset="zero", v_reset=-0.5, refractory=2)
+    counter = part.refractory_counter(jnp.zeros(2))
+    v, s, counter = part.fire_and_reset(jnp.zeros(2), jnp.array([0.5, 1.5]), counter, jnp.ones(()))
+    # s == [0, 1], v == [0.5, -0.5], counter == [0, 2]
+    spikax.neurons.LIF(reset="zero").spiking.reset  # "zero"
+    ```
+    """
+
+    v_reset: Array | None
+    reset: str = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    refractory: int = eqx.field(static=True)
+    surrogate: AbstractSurrogate
+
+    def __init__(self, reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
+                 dt=1.0, surrogate=None, *, dtype=None, owner: str = "spikax.neurons.SpikeOptions",
+                 modes: tuple[str, ...] = RESET_MODES):
+        self.v_reset = None if v_reset is None else jnp.asarray(v_reset, dtype=default_dtype(dtype))
+        self.reset = spec.check_reset(owner, reset, modes)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def with_detached_reset(self) -> SpikeOptions:
+        """These options with `detach_reset=True`."""
+        dtype = None if self.v_reset is None else self.v_reset.dtype
+        return SpikeOptions(self.reset, self.v_reset, True, self.refractory, surrogate=self.surrogate, dtype=dtype)
+
+    def reset_signal(self, s: Array) -> Array:
+        """The spikes as the reset sees them: `s`, cut from the gradient with `detach_reset`."""
+        return lax.stop_gradient(s) if self.detach_reset else s
+
+    def between_spikes(self) -> str | None:
+        """[`between_spikes`][spikax.neurons.AbstractNeuron.between_spikes] of a neuron whose integration
+        is affine: `"linear"` without reset, `"linear between spikes"` with one, None with a refractory period."""
+        if self.refractory > 0:
+            return None
+        return "linear" if self.reset == "none" else "linear between spikes"
+
+    def refractory_counter(self, zeros: Array) -> Array | None:
+        """The initial refractory count-down: `zeros` with a refractory period, else None."""
+        return zeros if self.refractory > 0 else None
+
+    def fire_and_reset(self, v: Array, integrated: Array, counter: Array | None, threshold: Array,
+                       reset_by: Array | None = None) -> tuple[Array, Array, Array | None]:
+        """What a threshold neuron does once it has integrated its input (the equations above).
+
+        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
+        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
+        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
+        """
+        active = refractory_mask(counter)
+        v = hold(active, integrated, v)
+        s = fire(v, threshold, self.surrogate, active)
+        v_reset = None if self.v_reset is None else self.v_reset.astype(v.dtype)
+        v = reset(v, s, threshold if reset_by is None else reset_by, mode=self.reset, v_reset=v_reset,
+                  detach=self.detach_reset)
+        return v, s, refractory_update(counter, s, self.refractory)
 
 
 # -- shared firing, reset and refractory logic ----------------------------------------------

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
-from ..surrogate import AbstractSurrogate
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class CubaLIFState(NamedTuple):
@@ -59,11 +57,7 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
     raw_alpha: Array
     raw_beta: Array
     raw_threshold: Array
-    v_reset: Array
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    refractory: int = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # reset, v_reset, detach_reset, refractory, surrogate
     constraints = spec.constraints("CubaLIF")
 
     def __init__(self, alpha=None, beta=None, threshold=None, *, tau_syn=None, tau_mem=None, dt=1.0,
@@ -71,17 +65,17 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
                  surrogate=None, learnable=None, dtype=None):
         self.init_parameters({"alpha": alpha, "tau_syn": tau_syn, "beta": beta, "tau_mem": tau_mem,
                               "threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=self.raw_threshold.dtype, owner=self.owner())
 
     def between_spikes(self) -> str | None:
         """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
-        return self.threshold_between_spikes()
+        return self.spiking.between_spikes()
 
     def init_state(self, shape, dtype=None) -> CubaLIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return CubaLIFState(i=zeros, v=zeros, refractory=self.refractory_counter(zeros))
+        return CubaLIFState(i=zeros, v=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def __call__(self, state: CubaLIFState, x):
         self.check_input(state.v, x)
@@ -89,5 +83,6 @@ class CubaLIF(AbstractNeuron[CubaLIFState]):
         alpha, beta = self.param("alpha", dtype), self.param("beta", dtype)
         threshold = self.param("threshold", dtype)
         i = alpha * state.i + x
-        v, s, counter = self.fire_and_reset(state.v, beta * state.v + (1 - beta) * i, state.refractory, threshold)
+        v, s, counter = self.spiking.fire_and_reset(state.v, beta * state.v + (1 - beta) * i, state.refractory,
+                                                    threshold)
         return CubaLIFState(i=i, v=v, refractory=counter), s

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
-from ..surrogate import AbstractSurrogate
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class IFState(NamedTuple):
@@ -58,18 +56,14 @@ class IF(AbstractNeuron[IFState]):
     """
 
     raw_threshold: Array
-    v_reset: Array
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    refractory: int = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # reset, v_reset, detach_reset, refractory, surrogate
     constraints = spec.constraints("IF")
 
     def __init__(self, threshold=None, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
                  refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
         self.init_parameters({"threshold": threshold}, learnable=learnable, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=self.raw_threshold.dtype, owner=self.owner())
 
     def eligibility_leak(self, dtype=None) -> Array:
         """No leak: 1 (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
@@ -77,16 +71,16 @@ class IF(AbstractNeuron[IFState]):
 
     def between_spikes(self) -> str | None:
         """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
-        return self.threshold_between_spikes()
+        return self.spiking.between_spikes()
 
     def init_state(self, shape, dtype=None) -> IFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return IFState(v=zeros, refractory=self.refractory_counter(zeros))
+        return IFState(v=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def __call__(self, state: IFState, x):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        v, s, counter = self.fire_and_reset(state.v, state.v + x, state.refractory, threshold)
+        v, s, counter = self.spiking.fire_and_reset(state.v, state.v + x, state.refractory, threshold)
         return IFState(v=v, refractory=counter), s

@@ -7,14 +7,12 @@ from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
-from jax import lax
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
 from .._errors import check_choice, check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire, reset
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire, reset
 
 # (a, b, c, d) from Izhikevich (2003), Fig. 2, for v in mV and t in ms.
 IZHIKEVICH_PRESETS = MappingProxyType({
@@ -81,8 +79,7 @@ class Izhikevich(AbstractNeuron[IzhikevichState]):
     v_peak: Array
     dt: float = eqx.field(static=True)
     substeps: int = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # detach_reset, surrogate (the reset to `c` is the neuron's own)
     constraints = spec.constraints("Izhikevich")
     PRESET_NAMES: ClassVar[tuple[str, ...]] = tuple(IZHIKEVICH_PRESETS)
     input_scale = 10.0
@@ -99,8 +96,7 @@ class Izhikevich(AbstractNeuron[IzhikevichState]):
         self.v_peak = jnp.asarray(v_peak, dtype=self.raw_a.dtype)
         self.dt = float(dt)
         self.substeps = substeps
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions("zero", None, detach_reset, surrogate=surrogate, owner=owner)
 
     @classmethod
     def preset(cls, name: str, **kwargs) -> Izhikevich:
@@ -141,5 +137,5 @@ class Izhikevich(AbstractNeuron[IzhikevichState]):
             v, u = v + h * below * dv, u + h * du
         s = fire(v, v_peak, self.surrogate)
         v = reset(v, s, v_peak, mode="zero", v_reset=c, detach=self.detach_reset)
-        u = u + d * (lax.stop_gradient(s) if self.detach_reset else s)
+        u = u + d * self.spiking.reset_signal(s)
         return IzhikevichState(v=v, u=u), s

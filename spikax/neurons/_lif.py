@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
-from ..surrogate import AbstractSurrogate
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class LIFState(NamedTuple):
@@ -44,6 +42,9 @@ class LIF(AbstractNeuron[LIFState]):
     - `detach_reset`: cut the gradient through the reset (default False).
     - `refractory` / `refractory_time`: refractory period in steps, or in time units with `dt`.
     - `surrogate`: pseudo-derivative of the step (default `FastSigmoid()`).
+
+      These five options form the neuron's [`spikax.neurons.SpikeOptions`][] part, `lif.spiking`;
+      `lif.reset`, `lif.surrogate`, ... read it.
     - `learnable`: names of parameters that learn, e.g. `("beta", "threshold")`; default none.
     - `dtype`: dtype of stored parameters (default: JAX's default float).
 
@@ -57,11 +58,7 @@ class LIF(AbstractNeuron[LIFState]):
 
     raw_beta: Array
     raw_threshold: Array
-    v_reset: Array
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    refractory: int = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # reset, v_reset, detach_reset, refractory, surrogate
     constraints = spec.constraints("LIF")
     input_scale = 2.0
 
@@ -70,8 +67,8 @@ class LIF(AbstractNeuron[LIFState]):
                  dtype=None):
         self.init_parameters({"beta": beta, "tau": tau, "threshold": threshold}, learnable=learnable, dt=dt,
                              dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=self.raw_threshold.dtype, owner=self.owner())
 
     def eligibility_leak(self, dtype=None) -> Array:
         """The membrane decay $\\beta$ (see [`spikax.neurons.AbstractNeuron.eligibility_leak`][])."""
@@ -79,16 +76,17 @@ class LIF(AbstractNeuron[LIFState]):
 
     def between_spikes(self) -> str | None:
         """Affine integration: see [`spikax.neurons.AbstractNeuron.between_spikes`][]."""
-        return self.threshold_between_spikes()
+        return self.spiking.between_spikes()
 
     def init_state(self, shape, dtype=None) -> LIFState:
         self.check_params(shape)
         zeros = jnp.zeros(shape, default_dtype(dtype))
-        return LIFState(v=zeros, refractory=self.refractory_counter(zeros))
+        return LIFState(v=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def __call__(self, state: LIFState, x):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         beta, threshold = self.param("beta", dtype), self.param("threshold", dtype)
-        v, s, counter = self.fire_and_reset(state.v, beta * state.v + (1 - beta) * x, state.refractory, threshold)
+        v, s, counter = self.spiking.fire_and_reset(state.v, beta * state.v + (1 - beta) * x, state.refractory,
+                                                    threshold)
         return LIFState(v=v, refractory=counter), s

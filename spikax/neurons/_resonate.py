@@ -6,14 +6,12 @@ from typing import NamedTuple
 
 import equinox as eqx
 import jax.numpy as jnp
-from jax import lax
 from jaxtyping import Array, Float
 
 import spikax_spec as spec
 
-from .._errors import check_choice, check_positive
-from ..surrogate import AbstractSurrogate, FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire
+from .._errors import check_positive
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire
 
 
 class ResonateAndFireState(NamedTuple):
@@ -68,9 +66,7 @@ class ResonateAndFire(AbstractNeuron[ResonateAndFireState]):
     raw_omega: Array
     raw_threshold: Array
     dt: float = eqx.field(static=True)
-    reset: str = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    surrogate: AbstractSurrogate
+    spiking: SpikeOptions  # reset ("zero" or "none"), detach_reset, surrogate
     constraints = spec.constraints("ResonateAndFire")
 
     def __init__(self, decay=None, omega=None, threshold=None, *, tau=None, dt=1.0,
@@ -78,11 +74,9 @@ class ResonateAndFire(AbstractNeuron[ResonateAndFireState]):
         check_positive(self.owner(), "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
         self.init_parameters({"decay": decay, "tau": tau, "omega": omega, "threshold": threshold},
                              learnable=learnable, dt=dt, dtype=dtype)
-        check_choice(self.owner(), "reset mode", reset, ("zero", "none"))
         self.dt = float(dt)
-        self.reset = reset
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions(reset, None, detach_reset, surrogate=surrogate, owner=self.owner(),
+                                    modes=("zero", "none"))
 
     def init_state(self, shape, dtype=None) -> ResonateAndFireState:
         self.check_params(shape)
@@ -99,6 +93,6 @@ class ResonateAndFire(AbstractNeuron[ResonateAndFireState]):
         im = sin * state.re + cos * state.im
         s = fire(im, threshold, self.surrogate)
         if self.reset == "zero":
-            keep = 1 - (lax.stop_gradient(s) if self.detach_reset else s)
+            keep = 1 - self.spiking.reset_signal(s)
             re, im = re * keep, im * keep
         return ResonateAndFireState(re=re, im=im), s

@@ -27,7 +27,6 @@ $\partial I_j/\partial W_{ji} = x_i$; other connections must be frozen (no train
 from __future__ import annotations
 
 import dataclasses
-import copy
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -42,13 +41,8 @@ from ._api import AbstractEstimator, _bind, _layers_of
 
 
 def detach_reset(neuron):
-    """A copy of `neuron` whose reset gradient is cut (same values); the neuron itself if it has no reset option."""
-    if not getattr(neuron, "detach_reset", True):
-        # `detach_reset` is a static option chosen in the constructor; copy the neuron with it set.
-        new = copy.copy(neuron)
-        new.__dict__["detach_reset"] = True
-        return new
-    return neuron
+    """`neuron` with its reset gradient cut (same values); the neuron itself if it has no reset option."""
+    return neuron.with_detached_reset()
 
 
 def linearize_neuron(neuron, state, current, fields: tuple[str, ...] = ()):

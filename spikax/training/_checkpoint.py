@@ -10,8 +10,11 @@ import re
 
 import equinox as eqx
 
-_MAGIC = b"spikax-checkpoint-v2\n"
-_MAGIC_V1 = b"spikax-checkpoint-v1\n"  # metadata only, no structure: still readable
+_MAGIC = b"spikax-checkpoint-v3\n"
+# v2: the neurons' firing options were their own fields, not a `spiking` part (same leaves, in the
+# same order, so the arrays load as they are); v1: metadata only, no structure. Both still readable.
+_MAGIC_V2 = b"spikax-checkpoint-v2\n"
+_MAGIC_V1 = b"spikax-checkpoint-v1\n"
 
 
 def save_checkpoint(path: str | os.PathLike, tree, metadata: dict | None = None) -> pathlib.Path:
@@ -90,7 +93,8 @@ def load_checkpoint(path: str | os.PathLike, like):
         header = _read_header(f, path)
         saved = header.get("structure")
         if saved is not None:
-            differences = _differences(saved, describe(like))
+            here = describe(like)
+            differences = _differences(saved, _in_version_2_layout(here, saved) if header["version"] == 2 else here)
             if differences:
                 shown = "\n".join(f"  {line}" for line in differences[:20])
                 more = f"\n  ... and {len(differences) - 20} more" if len(differences) > 20 else ""
@@ -126,7 +130,7 @@ def checkpoint_metadata(path: str | os.PathLike) -> dict:
 def _read_header(f, path) -> dict:
     """`{"metadata": ..., "structure": ... or None}` from the file's header."""
     magic = f.read(len(_MAGIC))
-    if magic not in (_MAGIC, _MAGIC_V1):
+    if magic not in (_MAGIC, _MAGIC_V2, _MAGIC_V1):
         raise ValueError(f"`spikax.training.load_checkpoint`: {path} is not a spikax checkpoint (wrong header). "
                          "Write checkpoints with `spikax.training.save_checkpoint`.")
     try:
@@ -134,7 +138,34 @@ def _read_header(f, path) -> dict:
     except ValueError as error:
         raise ValueError(f"`spikax.training.load_checkpoint`: the header of {path} is damaged ({error}). The file "
                          "is corrupt; use another checkpoint.") from error
-    return header if magic == _MAGIC else {"metadata": header, "structure": None}
+    if magic == _MAGIC_V1:
+        return {"metadata": header, "structure": None, "version": 1}
+    return {**header, "version": 2 if magic == _MAGIC_V2 else 3}
+
+
+def _in_version_2_layout(here: dict, saved: dict) -> dict:
+    """`describe(like)` as version 2 wrote it: a neuron's `spiking` part flattened into the neuron.
+
+    Version 2 checkpoints were written when `reset`, `v_reset`, `detach_reset`, `refractory` and
+    `surrogate` were fields of each neuron, declared last as the part is now, so the leaves are the
+    same in the same order. Options the part adds that version 2 could not record (e.g. AdEx's
+    `reset`, always "zero") are compared only where the checkpoint has them.
+    """
+    parts = [key for key, value in here.items() if value == "SpikeOptions" and key.endswith(".spiking")]
+
+    def part_of(key):
+        return next((p for p in parts if key == p or key.startswith(p + ".")), None)
+
+    out = {key: value for key, value in here.items() if part_of(key) is None}
+    for key, value in here.items():
+        part = part_of(key)
+        if part is None or key == part:
+            continue
+        old = part.removesuffix(".spiking") + key[len(part):]
+        is_array = isinstance(value, str) and value.endswith("]")
+        if old not in out and (is_array or old in saved):
+            out[old] = value
+    return out
 
 
 def describe(tree) -> dict[str, object]:

@@ -73,6 +73,21 @@ def _surrogate_to_spikax(s):
 # -- neurons ----------------------------------------------------------------------------------
 
 
+def _spike_options_from_spikax(part):
+    v_reset = None if part.v_reset is None else _tensor(part.v_reset)
+    return tneurons.SpikeOptions(part.reset, v_reset, part.detach_reset, part.refractory,
+                                 surrogate=_surrogate_from_spikax(part.surrogate),
+                                 dtype=None if v_reset is None else v_reset.dtype)
+
+
+def _spike_options_to_spikax(part):
+    spikax, _, _, _ = _jax()
+    v_reset = None if part.v_reset is None else _array(part.v_reset)
+    return spikax.neurons.SpikeOptions(part.reset, v_reset, part.detach_reset, part.refractory,
+                                       surrogate=_surrogate_to_spikax(part.surrogate),
+                                       dtype=None if v_reset is None else v_reset.dtype)
+
+
 def _neuron_from_spikax(neuron):
     cls = getattr(tneurons, type(neuron).__name__, None)
     if cls is None:
@@ -87,6 +102,8 @@ def _neuron_from_spikax(neuron):
             twin.set_raw(name[4:], _tensor(value))
         elif name == "surrogate":
             twin.surrogate = _surrogate_from_spikax(value)
+        elif name == "spiking":
+            twin.spiking = _spike_options_from_spikax(value)
         elif hasattr(value, "shape") and hasattr(value, "dtype"):
             twin.register_buffer(name, _tensor(value))
         else:
@@ -104,6 +121,8 @@ def _neuron_to_spikax(neuron):
             value = frozenset(neuron.learnable)
         elif name == "surrogate":
             value = _surrogate_to_spikax(neuron.surrogate)
+        elif name == "spiking":
+            value = _spike_options_to_spikax(neuron.spiking)
         else:
             value = getattr(neuron, name)
             if isinstance(value, torch.Tensor):

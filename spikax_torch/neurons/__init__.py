@@ -10,6 +10,7 @@ from ._adex import AdExState as AdExState
 from ._alif import ALIF as ALIF
 from ._alif import ALIFState as ALIFState
 from ._base import AbstractNeuron as AbstractNeuron
+from ._base import SpikeOptions as SpikeOptions
 from ._cuba import CubaLIF as CubaLIF
 from ._cuba import CubaLIFState as CubaLIFState
 from ._if import IF as IF

@@ -8,8 +8,7 @@ import spikax_spec as spec
 import torch
 
 from .._errors import as_numpy, check_positive
-from ..surrogate import FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire, reset
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire, reset
 
 
 class AdExState(NamedTuple):
@@ -40,7 +39,7 @@ class AdEx(AbstractNeuron):
     """
 
     constraints = spec.constraints("AdEx")
-    static_fields = ("dt", "detach_reset", "surrogate")
+    static_fields = ("dt", "spiking")
     input_scale = 1000.0
 
     def __init__(self, c_m=None, g_l=None, e_l=None, v_t=None, delta_t=None, tau_w=None, a=None, b=None, *,
@@ -55,8 +54,7 @@ class AdEx(AbstractNeuron):
         self.register_buffer("v_reset", torch.as_tensor(v_reset, dtype=dtype))
         self.register_buffer("v_peak", torch.as_tensor(as_numpy(v_peak), dtype=dtype))
         self.dt = float(dt)
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions("zero", None, detach_reset, surrogate=surrogate, owner=self.owner())
 
     def init_state(self, shape, dtype=None, device=None) -> AdExState:
         self.check_params(shape)
@@ -84,5 +82,5 @@ class AdEx(AbstractNeuron):
         w_new = self.update_adaptation(state.v, state.w)
         s = fire(v_new, v_peak, self.surrogate)
         v_new = reset(v_new, s, v_peak, mode="zero", v_reset=self.v_reset.to(dtype), detach=self.detach_reset)
-        w_new = w_new + self.param("b", dtype) * (s.detach() if self.detach_reset else s)
+        w_new = w_new + self.param("b", dtype) * self.spiking.reset_signal(s)
         return AdExState(v=v_new, w=w_new), s

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class ALIFState(NamedTuple):
@@ -40,7 +40,7 @@ class ALIF(AbstractNeuron):
     """
 
     constraints = spec.constraints("ALIF")
-    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+    static_fields = ("spiking",)
 
     def __init__(self, alpha=None, rho=None, beta_a=None, threshold=None, *, tau_mem=None, tau_adapt=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
@@ -48,13 +48,13 @@ class ALIF(AbstractNeuron):
         super().__init__(learnable)
         self.init_parameters({"alpha": alpha, "tau_mem": tau_mem, "rho": rho, "tau_adapt": tau_adapt,
                               "beta_a": beta_a, "threshold": threshold}, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=dtype, owner=self.owner())
 
     def init_state(self, shape, dtype=None, device=None) -> ALIFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return ALIFState(v=zeros, a=zeros, refractory=self.refractory_counter(zeros))
+        return ALIFState(v=zeros, a=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def adaptive_threshold(self, state: ALIFState):
         r"""The threshold $A = \theta + \beta_a a$ the *next* step will compare against."""
@@ -75,6 +75,6 @@ class ALIF(AbstractNeuron):
         self.check_input(state.v, x)
         dtype = state.v.dtype
         threshold = self.param("threshold", dtype)
-        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory,
-                                            self.adaptive_threshold(state), reset_by=threshold)
+        v, s, counter = self.spiking.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory,
+                                                    self.adaptive_threshold(state), reset_by=threshold)
         return ALIFState(v=v, a=self.update_adaptation(state.a, s), refractory=counter), s

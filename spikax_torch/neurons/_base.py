@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -140,39 +141,56 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
             self.__dict__["_param_cache"] = outer
 
     def __getattr__(self, name: str):
-        # `neuron.beta` reads the constrained value of `raw_beta`.
+        # `neuron.beta` reads the constrained value of `raw_beta`; `neuron.reset` (and the other
+        # firing options) read the neuron's `SpikeOptions` part.
         if name in type(self).constraints:
             return self.param(name)
-        return super().__getattr__(name)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            part = self._modules.get("spiking")
+            if name in SPIKE_OPTIONS and part is not None:
+                return getattr(part, name)
+            raise
+
+    def __setattr__(self, name: str, value) -> None:
+        # `neuron.surrogate = ...` sets the option on the `SpikeOptions` part (the one the step reads).
+        part = self.__dict__.get("_modules", {}).get("spiking")
+        if name in SPIKE_OPTIONS and part is not None and name not in self._buffers:
+            setattr(part, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def with_detached_reset(self):
+        """A shallow copy of this neuron whose reset's gradient is cut (`detach_reset=True`), sharing its
+        parameters; the neuron itself without a [`SpikeOptions`][spikax_torch.neurons.SpikeOptions] part or
+        when already detached. As [`spikax.neurons.AbstractNeuron.with_detached_reset`][].
+
+        **Example:**
+
+        ```python
+        spikax_torch.neurons.LIF(beta=0.9).with_detached_reset().detach_reset  # True
+        ```
+        """
+        part = self._modules.get("spiking")
+        if part is None or part.detach_reset:
+            return self
+        new = copy.copy(self)
+        new._modules = dict(self._modules)  # the copy's own submodule table, so the original keeps its part
+        new.spiking = part.with_detached_reset()
+        return new
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # State dicts saved before the firing options became the `spiking` part hold `v_reset` on
+        # the neuron itself; it is the same tensor, now at `spiking.v_reset`.
+        old, new = prefix + "v_reset", prefix + "spiking.v_reset"
+        part = self._modules.get("spiking")
+        if (old in state_dict and new not in state_dict and "v_reset" not in self._buffers and part is not None
+                and part.v_reset is not None):
+            state_dict[new] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # -- input checks ------------------------------------------------------------------------
-    def init_spike_options(self, owner: str, *, reset, v_reset, detach_reset, refractory, refractory_time, dt,
-                           surrogate, dtype) -> None:
-        """Set the options every threshold neuron shares, as `spikax`'s `init_spike_options` does."""
-        self.register_buffer("v_reset", torch.as_tensor(spec.concrete(v_reset), dtype=default_dtype(dtype)))
-        self.reset = spec.check_reset(owner, reset)
-        self.detach_reset = bool(detach_reset)
-        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
-
-    def refractory_counter(self, zeros: torch.Tensor) -> torch.Tensor | None:
-        """The initial refractory count-down: `zeros` with a refractory period, else None."""
-        return zeros if self.refractory > 0 else None
-
-    def fire_and_reset(self, v, integrated, counter, threshold, reset_by=None):
-        """What every threshold neuron does once it has integrated its input, as spikax's `fire_and_reset`.
-
-        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
-        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
-        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
-        """
-        active = refractory_mask(counter)
-        v_new = hold(active, integrated, v)
-        s = fire(v_new, threshold, self.surrogate, active)
-        v_new = reset(v_new, s, threshold if reset_by is None else reset_by, mode=self.reset,
-                      v_reset=self.v_reset.to(v.dtype), detach=self.detach_reset)
-        return v_new, s, refractory_update(counter, s, self.refractory)
-
     def resolve_state(self, state, x: torch.Tensor):
         """`state`, or (when it is None) the resting state for an input like `x`."""
         if state is None:
@@ -195,7 +213,9 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
     def check_params(self, shape) -> None:
         """Raise a clear error when a (per-neuron) parameter does not broadcast to the neurons' `shape`."""
         shape = tuple(shape)
-        for name, value in list(self.named_parameters(recurse=False)) + list(self.named_buffers(recurse=False)):
+        part = self._modules.get("spiking")
+        tensors = list(self.named_parameters(recurse=False)) + list(self.named_buffers(recurse=False))
+        for name, value in tensors + ([] if part is None else list(part.named_buffers())):
             try:
                 ok = tuple(torch.broadcast_shapes(value.shape, shape)) == shape
             except RuntimeError:
@@ -217,6 +237,78 @@ class AbstractNeuron(torch.nn.Module, abc.ABC):
 
 def _short(t: torch.Tensor) -> str:
     return f"{t.item():.4g}" if t.numel() == 1 else f"tensor{tuple(t.shape)}"
+
+
+SPIKE_OPTIONS = ("reset", "v_reset", "detach_reset", "refractory", "surrogate")
+
+
+class SpikeOptions(torch.nn.Module):
+    r"""How a threshold neuron fires, resets and rests; the torch twin of [`spikax.neurons.SpikeOptions`][].
+
+    The same equations and arguments: `reset`, `v_reset` (a buffer, so it moves with `.to()`;
+    None for a neuron that resets to a value of its own), `detach_reset`, `refractory` /
+    `refractory_time` with `dt`, `surrogate`, `dtype`, `owner` and `modes`. A neuron holds it as its submodule
+    `spiking`; `neuron.reset`, `neuron.v_reset`, `neuron.detach_reset`, `neuron.refractory` and
+    `neuron.surrogate` read (and set) it.
+
+    **Example:**
+
+    ```python
+    part = spikax_torch.neurons.SpikeOptions(reset="zero", v_reset=-0.5, refractory=2)
+    counter = part.refractory_counter(torch.zeros(2))
+    v, s, counter = part.fire_and_reset(torch.zeros(2), torch.tensor([0.5, 1.5]), counter, torch.tensor(1.0))
+    # s == [0, 1], v == [0.5, -0.5], counter == [0, 2]
+    ```
+    """
+
+    def __init__(self, reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
+                 dt=1.0, surrogate=None, *, dtype=None, owner: str = "spikax_torch.neurons.SpikeOptions",
+                 modes: tuple[str, ...] = RESET_MODES):
+        super().__init__()
+        v_reset = None if v_reset is None else torch.as_tensor(spec.concrete(v_reset), dtype=default_dtype(dtype))
+        self.register_buffer("v_reset", v_reset)
+        self.reset = spec.check_reset(owner, reset, modes)
+        self.detach_reset = bool(detach_reset)
+        self.refractory = spec.refractory_steps(owner, refractory, refractory_time, dt)
+        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+
+    def with_detached_reset(self) -> SpikeOptions:
+        """These options with `detach_reset=True` (the same `v_reset` tensor)."""
+        new = copy.copy(self)
+        new.detach_reset = True
+        return new
+
+    def reset_signal(self, s: torch.Tensor) -> torch.Tensor:
+        """The spikes as the reset sees them: `s`, detached with `detach_reset`."""
+        return s.detach() if self.detach_reset else s
+
+    def between_spikes(self) -> str | None:
+        """As [`spikax.neurons.SpikeOptions.between_spikes`][]."""
+        if self.refractory > 0:
+            return None
+        return "linear" if self.reset == "none" else "linear between spikes"
+
+    def refractory_counter(self, zeros: torch.Tensor) -> torch.Tensor | None:
+        """The initial refractory count-down: `zeros` with a refractory period, else None."""
+        return zeros if self.refractory > 0 else None
+
+    def fire_and_reset(self, v, integrated, counter, threshold, reset_by=None):
+        """What a threshold neuron does once it has integrated its input, as spikax's `SpikeOptions.fire_and_reset`.
+
+        Holds the membrane at `v` while refractory (else takes `integrated`), spikes where it
+        exceeds `threshold`, resets it by `reset_by` (default `threshold`) as `reset` says, and
+        restarts or counts down the refractory `counter`. Returns `(v', spikes, counter')`.
+        """
+        active = refractory_mask(counter)
+        v_new = hold(active, integrated, v)
+        s = fire(v_new, threshold, self.surrogate, active)
+        v_reset = None if self.v_reset is None else self.v_reset.to(v.dtype)
+        v_new = reset(v_new, s, threshold if reset_by is None else reset_by, mode=self.reset, v_reset=v_reset,
+                      detach=self.detach_reset)
+        return v_new, s, refractory_update(counter, s, self.refractory)
+
+    def extra_repr(self) -> str:
+        return f"reset={self.reset!r}, detach_reset={self.detach_reset}, refractory={self.refractory}"
 
 
 # -- shared firing, reset and refractory logic ----------------------------------------------

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class CubaLIFState(NamedTuple):
@@ -41,7 +41,7 @@ class CubaLIF(AbstractNeuron):
     """
 
     constraints = spec.constraints("CubaLIF")
-    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+    static_fields = ("spiking",)
 
     def __init__(self, alpha=None, beta=None, threshold=None, *, tau_syn=None, tau_mem=None, dt=1.0,
                  reset="subtract", v_reset=0.0, detach_reset=False, refractory=None, refractory_time=None,
@@ -49,13 +49,13 @@ class CubaLIF(AbstractNeuron):
         super().__init__(learnable)
         self.init_parameters({"alpha": alpha, "tau_syn": tau_syn, "beta": beta, "tau_mem": tau_mem,
                               "threshold": threshold}, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=dtype, owner=self.owner())
 
     def init_state(self, shape, dtype=None, device=None) -> CubaLIFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return CubaLIFState(i=zeros, v=zeros, refractory=self.refractory_counter(zeros))
+        return CubaLIFState(i=zeros, v=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def update_current(self, i, x):
         r"""Synaptic filter $\alpha i + x$."""
@@ -69,8 +69,7 @@ class CubaLIF(AbstractNeuron):
     def forward(self, state: CubaLIFState | None, x):
         state = self.resolve_state(state, x)
         self.check_input(state.v, x)
-        dtype = state.v.dtype
-        threshold = self.param("threshold", dtype)
         i = self.update_current(state.i, x)
-        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, i), state.refractory, threshold)
-        return CubaLIFState(i=i, v=v, refractory=counter), s
+        threshold = self.param("threshold", state.v.dtype)
+        v, s, count = self.spiking.fire_and_reset(state.v, self.update_voltage(state.v, i), state.refractory, threshold)
+        return CubaLIFState(i=i, v=v, refractory=count), s

@@ -7,7 +7,7 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from ._base import AbstractNeuron, default_dtype
+from ._base import AbstractNeuron, SpikeOptions, default_dtype
 
 
 class IFState(NamedTuple):
@@ -37,19 +37,19 @@ class IF(AbstractNeuron):
     """
 
     constraints = spec.constraints("IF")
-    static_fields = ("reset", "detach_reset", "refractory", "surrogate")
+    static_fields = ("spiking",)
 
     def __init__(self, threshold=None, *, dt=1.0, reset="subtract", v_reset=0.0, detach_reset=False,
                  refractory=None, refractory_time=None, surrogate=None, learnable=None, dtype=None):
         super().__init__(learnable)
         self.init_parameters({"threshold": threshold}, dt=dt, dtype=dtype)
-        self.init_spike_options(self.owner(), reset=reset, v_reset=v_reset, detach_reset=detach_reset, refractory=refractory,
-                                refractory_time=refractory_time, dt=dt, surrogate=surrogate, dtype=dtype)
+        self.spiking = SpikeOptions(reset, v_reset, detach_reset, refractory, refractory_time, dt, surrogate,
+                                    dtype=dtype, owner=self.owner())
 
     def init_state(self, shape, dtype=None, device=None) -> IFState:
         self.check_params(shape)
         zeros = torch.zeros(tuple(shape), dtype=default_dtype(dtype), device=device)
-        return IFState(v=zeros, refractory=self.refractory_counter(zeros))
+        return IFState(v=zeros, refractory=self.spiking.refractory_counter(zeros))
 
     def update_voltage(self, v, x):
         """Perfect integration $v + x$; replace in a subclass for other dynamics."""
@@ -58,7 +58,6 @@ class IF(AbstractNeuron):
     def forward(self, state: IFState | None, x):
         state = self.resolve_state(state, x)
         self.check_input(state.v, x)
-        dtype = state.v.dtype
-        threshold = self.param("threshold", dtype)
-        v, s, counter = self.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory, threshold)
-        return IFState(v=v, refractory=counter), s
+        threshold = self.param("threshold", state.v.dtype)
+        v, s, count = self.spiking.fire_and_reset(state.v, self.update_voltage(state.v, x), state.refractory, threshold)
+        return IFState(v=v, refractory=count), s

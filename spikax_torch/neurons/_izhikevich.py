@@ -9,8 +9,7 @@ import spikax_spec as spec
 import torch
 
 from .._errors import as_numpy, check_choice, check_positive
-from ..surrogate import FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire, reset
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire, reset
 
 IZHIKEVICH_PRESETS = MappingProxyType({
     "regular_spiking": {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0},
@@ -53,7 +52,7 @@ class Izhikevich(AbstractNeuron):
     """
 
     constraints = spec.constraints("Izhikevich")
-    static_fields = ("dt", "substeps", "detach_reset", "surrogate")
+    static_fields = ("dt", "substeps", "spiking")
     PRESET_NAMES: ClassVar[tuple[str, ...]] = tuple(IZHIKEVICH_PRESETS)
     input_scale = 10.0
 
@@ -68,8 +67,7 @@ class Izhikevich(AbstractNeuron):
         self.register_buffer("v_peak", torch.as_tensor(as_numpy(v_peak), dtype=default_dtype(dtype)))
         self.dt = float(dt)
         self.substeps = substeps
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions("zero", None, detach_reset, surrogate=surrogate, owner=owner)
 
     @classmethod
     def preset(cls, name: str, **kwargs) -> Izhikevich:
@@ -111,5 +109,5 @@ class Izhikevich(AbstractNeuron):
             v, u = self.update_voltage(v, u, x, h), self.update_recovery(v, u, h)
         s = fire(v, v_peak, self.surrogate)
         v = reset(v, s, v_peak, mode="zero", v_reset=c, detach=self.detach_reset)
-        u = u + d * (s.detach() if self.detach_reset else s)
+        u = u + d * self.spiking.reset_signal(s)
         return IzhikevichState(v=v, u=u), s

@@ -7,9 +7,8 @@ from typing import NamedTuple
 import spikax_spec as spec
 import torch
 
-from .._errors import check_choice, check_positive
-from ..surrogate import FastSigmoid
-from ._base import AbstractNeuron, default_dtype, fire
+from .._errors import check_positive
+from ._base import AbstractNeuron, SpikeOptions, default_dtype, fire
 
 
 class ResonateAndFireState(NamedTuple):
@@ -39,7 +38,7 @@ class ResonateAndFire(AbstractNeuron):
     """
 
     constraints = spec.constraints("ResonateAndFire")
-    static_fields = ("dt", "reset", "detach_reset", "surrogate")
+    static_fields = ("dt", "spiking")
 
     def __init__(self, decay=None, omega=None, threshold=None, *, tau=None, dt=1.0, reset="zero",
                  detach_reset=False, surrogate=None, learnable=None, dtype=None):
@@ -47,11 +46,9 @@ class ResonateAndFire(AbstractNeuron):
         check_positive(self.owner(), "dt", dt, "The time step is a duration; pass e.g. `dt=1.0`.")
         self.init_parameters({"decay": decay, "tau": tau, "omega": omega, "threshold": threshold}, dt=dt,
                              dtype=dtype)
-        check_choice(self.owner(), "reset mode", reset, ("zero", "none"))
         self.dt = float(dt)
-        self.reset = reset
-        self.detach_reset = bool(detach_reset)
-        self.surrogate = FastSigmoid() if surrogate is None else surrogate
+        self.spiking = SpikeOptions(reset, None, detach_reset, surrogate=surrogate, owner=self.owner(),
+                                    modes=("zero", "none"))
 
     def init_state(self, shape, dtype=None, device=None) -> ResonateAndFireState:
         self.check_params(shape)
@@ -71,6 +68,6 @@ class ResonateAndFire(AbstractNeuron):
         re, im = self.rotate(state.re, state.im, x)
         s = fire(im, self.param("threshold", re.dtype), self.surrogate)
         if self.reset == "zero":
-            keep = 1 - (s.detach() if self.detach_reset else s)
+            keep = 1 - self.spiking.reset_signal(s)
             re, im = re * keep, im * keep
         return ResonateAndFireState(re=re, im=im), s

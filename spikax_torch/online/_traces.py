@@ -24,7 +24,6 @@ is the batch mean, so gradients are batch means as in spikax.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -138,12 +137,8 @@ def _stateful(plans) -> tuple[int, ...]:
 
 
 def detach_reset(neuron):
-    """A shallow copy of `neuron` whose reset gradient is cut (same parameters); the neuron if it has no reset."""
-    if getattr(neuron, "detach_reset", True):
-        return neuron
-    new = copy.copy(neuron)
-    new.__dict__["detach_reset"] = True
-    return new
+    """`neuron` with its reset gradient cut (a shallow copy sharing its parameters); the neuron if it has no reset."""
+    return neuron.with_detached_reset()
 
 
 def membrane_leak(owner: str, neuron, neuron_params: dict, dtype):

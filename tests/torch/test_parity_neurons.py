@@ -265,3 +265,29 @@ def test_learnable_parameter_trains_the_same_in_both():
     opt.step()
     np.testing.assert_allclose(twin.raw_beta.detach().numpy(), np.asarray(jax_new), rtol=1e-12)
     assert leaves(twin.beta)[0] < 1.0  # still a valid decay
+
+
+@pytest.mark.parametrize("name", ["IF", "LIF", "CubaLIF", "ALIF", "Izhikevich", "AdEx", "ResonateAndFire"])
+def test_with_detached_reset_matches_spikax_and_shares_the_parameters(name):
+    """The torch twin of `spikax.neurons.AbstractNeuron.with_detached_reset`: the reset's gradient is cut as
+    in a neuron built with `detach_reset=True`, the parameters are the same tensors, the original is unchanged."""
+    neuron = getattr(spikax_torch.neurons, name)(learnable=None, dtype=torch.float64)
+    detached = neuron.with_detached_reset()
+    assert detached.detach_reset and not neuron.detach_reset and detached.with_detached_reset() is detached
+    assert all(a is b for a, b in zip(detached.buffers(), neuron.buffers()))
+    assert to_spikax(detached).detach_reset and jax.tree_util.tree_structure(to_spikax(detached)) == \
+        jax.tree_util.tree_structure(getattr(spikax.neurons, name)(detach_reset=True))
+    li = spikax_torch.neurons.LI()
+    assert li.with_detached_reset() is li
+
+
+def test_a_torch_state_dict_saved_before_the_spiking_part_loads():
+    """Before the firing options were the `spiking` submodule, `v_reset` was the neuron's own buffer."""
+    old = {"raw_beta": torch.tensor(0.3, dtype=torch.float64), "raw_threshold": torch.tensor(0.2, dtype=torch.float64),
+           "v_reset": torch.tensor(-0.4, dtype=torch.float64)}
+    lif = spikax_torch.neurons.LIF(reset="zero", dtype=torch.float64)
+    lif.load_state_dict(old)
+    assert lif.v_reset.item() == -0.4 and lif.spiking.v_reset.item() == -0.4 and lif.raw_beta.item() == 0.3
+    assert set(lif.state_dict()) == {"raw_beta", "raw_threshold", "spiking.v_reset"}
+    lif.surrogate = spikax_torch.surrogate.ATan()  # sets the option the step reads
+    assert isinstance(lif.spiking.surrogate, spikax_torch.surrogate.ATan) and "surrogate" not in vars(lif)
