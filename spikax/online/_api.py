@@ -453,35 +453,10 @@ def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch):
     _check_model_io("spikax.online.run", est, params, state0, xs, targets, batch_axis)
     if batch_axis is None:
         return _run_one(est, params, state0, xs, targets, key)
-    return _run_batch(est, params, state0, xs, targets, key, batch_axis, batch)
-
-
-def _run_batch(est, params, state0, xs, targets, key, batch_axis, batch):
-    """`_run_one` for every example (the same keys), with the batch inside the scan: each step's gradients are
-    averaged over the batch as they come, so the carry holds one gradient, not one per example."""
-    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    init_keys = step_keys = None
-    if key is not None:
-        pairs = jax.vmap(jax.random.split)(jax.random.split(key, batch))
-        init_keys = pairs[:, 0]
-        step_keys = jnp.swapaxes(jax.vmap(lambda k: _sequence_keys(k, steps))(pairs[:, 1]), 0, 1)
-    lstate = jax.vmap(lambda k: est.init(params, state0, key=k), axis_size=batch)(init_keys)
-    state = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (batch,) + jnp.shape(a)), state0)
-    axis = batch_axis - 1  # time is gone inside the scan
-    loss0 = jnp.zeros((), _dtype_of(params, state0))
-
-    def body(carry, inputs):
-        state, lstate, loss, grads = carry
-        x, target, k = inputs
-        one = lambda ls, s, x, t, kk: est.step(params, ls, s, x, t, key=kk)  # noqa: E731
-        state, lstate, _, loss_t, grad_t = jax.vmap(one, in_axes=(0, 0, axis, axis, 0 if k is not None else None))(
-            lstate, state, x, target, k)
-        grads = jax.tree_util.tree_map(lambda g, d: g + jnp.mean(d, axis=0), grads, grad_t)
-        return (state, lstate, loss + jnp.mean(loss_t).astype(loss.dtype), grads), None
-
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    (_, _, loss, grads), _ = lax.scan(body, (state, lstate, loss0, zeros), (xs, targets, step_keys))
-    return loss, grads
+    keys = None if key is None else jax.random.split(key, batch)
+    per_example = jax.vmap(lambda x, t, k: _run_one(est, params, state0, x, t, k),
+                           in_axes=(batch_axis, batch_axis, 0 if keys is not None else None))
+    return _mean0(per_example(xs, targets, keys))
 
 
 def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *, update_every: int = 1, key=None,
