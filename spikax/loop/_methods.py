@@ -19,12 +19,37 @@ class AbstractGradientMethod(eqx.Module):
     def run(self, model, state, xs, *, unroll: int = 1):
         """Run `model` over `xs` (time on axis 0, one sample) and return `(final_state, ys)`."""
 
+    def batch_chunk(self, steps: int, step_bytes: int) -> int | None:
+        """Steps per chunk when [`spikax.run`][] runs a batch chunk by chunk, or None (the default): all at once.
+
+        `step_bytes` is the size of one step of the batch (its input or its state, whichever is
+        larger). A method that returns a chunk length (a divisor of `steps`) lets `run` scan the
+        chunks, running the method on each for the whole batch; the state carries over, so the
+        results are the same.
+        """
+        del steps, step_bytes
+        return None
+
 
 class BPTT(AbstractGradientMethod):
     """Plain backpropagation through time: one `lax.scan`, all activations kept (memory ~T).
 
     Feed-forward chains run layer by layer, so every stateless connection is applied to the
-    whole sequence in one call and only the neuron dynamics are scanned.
+    whole sequence in one call and only the neuron dynamics are scanned. A batched run
+    (`spikax.run(..., batch_axis=...)`) goes through time in chunks of about `chunk` steps:
+    each chunk applies the stateless connections to all its steps and the whole batch at once,
+    and the state carries over from chunk to chunk. The outputs are the same (gradients up to
+    float rounding), and the large temporaries (connection outputs and their gradients) shrink
+    from the whole sequence to one chunk, which a CPU serves from memory it already holds
+    instead of fresh pages: 15-25 % less CPU time for a LIF layer at (T, B, n) = (500, 16, 512)
+    and (100, 64, 1024) (see the performance guide).
+
+    **Arguments:**
+
+    - `chunk_bytes`: target size of one chunk of the batch (its inputs or states, whichever is
+      larger), default 2 MiB. Sequences up to twice that size run whole; otherwise the chunk
+      length is the largest divisor of the number of steps between half the target and the
+      target (none: the whole sequence). None: always the whole sequence at once.
 
     **Example:**
 
@@ -35,8 +60,20 @@ class BPTT(AbstractGradientMethod):
     ```
     """
 
+    chunk_bytes: int | None = eqx.field(static=True, default=2**21)
+
+    def __check_init__(self):
+        _check_steps("spikax.BPTT", "chunk_bytes", self.chunk_bytes, allow_none=True)
+
     def run(self, model, state, xs, *, unroll: int = 1):
         return _sequence(model, state, xs, partial(lax.scan, unroll=unroll))
+
+    def batch_chunk(self, steps: int, step_bytes: int) -> int | None:
+        if self.chunk_bytes is None or steps * step_bytes <= 2 * self.chunk_bytes:
+            return None
+        target = max(1, self.chunk_bytes // max(1, step_bytes))
+        return next((k for k in range(min(target, steps - 1), (target + 1) // 2 - 1, -1) if k >= 1 and steps % k == 0),
+                    None)
 
 
 class CheckpointedBPTT(AbstractGradientMethod):

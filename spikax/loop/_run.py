@@ -67,9 +67,40 @@ def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unrol
         _check_state(model, state, xs.shape[1:], xs.dtype, batched=False, full_shape=xs.shape)
         return one(state, xs)
     sample_shape = xs.shape[1:batch_axis] + xs.shape[batch_axis + 1 :]
-    batched = _check_state(model, state, sample_shape, xs.dtype, batched=True, batch=xs.shape[batch_axis])
-    vmapped = jax.vmap(one, in_axes=(0 if batched else None, batch_axis), out_axes=(0, batch_axis), axis_name=BATCH_AXIS_NAME)
-    return vmapped(state, xs)
+    batch = xs.shape[batch_axis]
+    batched = _check_state(model, state, sample_shape, xs.dtype, batched=True, batch=batch)
+    chunk = method.batch_chunk(xs.shape[0], batch * _step_bytes(state, batched, xs, batch_axis))
+    if chunk is None:
+        vmapped = jax.vmap(one, in_axes=(0 if batched else None, batch_axis), out_axes=(0, batch_axis),
+                           axis_name=BATCH_AXIS_NAME)
+        return vmapped(state, xs)
+    return _in_chunks(one, state if batched else _broadcast(state, batch), xs, chunk, batch_axis)
+
+
+def _in_chunks(one, state, xs, chunk: int, batch_axis: int):
+    """The batched run, chunk by chunk: an outer `lax.scan` over chunks of `chunk` steps, each the batched run.
+
+    Cutting time outside the batch `vmap` keeps every chunk laid out as [time, batch, ...] (cutting it inside
+    would move the batch axis first and copy); the chunk-sized temporaries avoid fresh memory on every call.
+    """
+    vmapped = jax.vmap(one, in_axes=(0, batch_axis), out_axes=(0, batch_axis), axis_name=BATCH_AXIS_NAME)
+    n = xs.shape[0] // chunk
+    state, ys = jax.lax.scan(vmapped, state, xs.reshape((n, chunk) + xs.shape[1:]))
+    return state, jax.tree_util.tree_map(lambda y: y.reshape((n * chunk,) + y.shape[2:]), ys)
+
+
+def _step_bytes(state, batched: bool, xs, batch_axis: int) -> int:
+    """Bytes of one example at one step: its input or its state, whichever is larger."""
+    leaves = jax.tree_util.tree_leaves(state)
+    state_bytes = sum(int(jnp.size(a)) * jnp.dtype(jnp.result_type(a)).itemsize for a in leaves)
+    if batched:
+        state_bytes //= max(1, xs.shape[batch_axis])
+    return max(state_bytes, (int(xs.size) // max(1, xs.shape[0] * xs.shape[batch_axis])) * xs.dtype.itemsize)
+
+
+def _broadcast(state, batch: int):
+    """One sample's state, repeated for every example of the batch."""
+    return jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (batch,) + jnp.shape(a)), state)
 
 
 def _check_inputs(xs, batch_axis):
