@@ -20,10 +20,11 @@ def run(model, state, xs, *, method: AbstractGradientMethod | None = None, unrol
     the whole sequence at once and only stateful dynamics are scanned, which equals the
     step-by-step loop.
 
-    On CPU with glibc, start Python with `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`: a compiled
-    step allocates its temporaries afresh on every call, and with the default allocator each call
-    then page-faults on every 4 KiB of them (1.4x slower at T = 500, B = 16, n = 512; see the
-    performance guide).
+    A batched run with [`spikax.BPTT`][] goes through long sequences in chunks of the batch
+    (`chunk_bytes`), with the same results. On CPU with glibc, also start Python with
+    `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`: a compiled step allocates its temporaries afresh on
+    every call, and with the default allocator each call page-faults on every 4 KiB of them
+    (see the performance guide).
 
     **Arguments:**
 
