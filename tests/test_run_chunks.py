@@ -51,11 +51,11 @@ def test_chunked_run_equals_the_whole_run(batched_state, getkey):
     (l0, (f0, y0)), g0 = eqx.filter_value_and_grad(loss, has_aux=True)(net, WHOLE)
     (l1, (f1, y1)), g1 = eqx.filter_value_and_grad(loss, has_aux=True)(net, SMALL)
     assert jnp.sum(y0) > 0 and jnp.array_equal(y0, y1)  # identical spikes
-    assert all(jnp.allclose(a, b, rtol=1e-5, atol=1e-5) for a, b in
+    assert all(jnp.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in
                zip(jax.tree_util.tree_leaves(f0), jax.tree_util.tree_leaves(f1)))
     for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(g0, eqx.is_array)),
                     jax.tree_util.tree_leaves(eqx.filter(g1, eqx.is_array))):
-        assert jnp.allclose(a, b, rtol=1e-4, atol=1e-5)
+        assert jnp.allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_forward_mode_through_the_chunked_run(getkey):
@@ -73,4 +73,4 @@ def test_forward_mode_through_the_chunked_run(getkey):
         if method is WHOLE:
             expected = (primal, jvp)
     assert jnp.array_equal(primal, expected[0])
-    assert jnp.allclose(jvp, expected[1], rtol=1e-4, atol=1e-5) and jnp.any(jvp != 0)
+    assert jnp.allclose(jvp, expected[1], rtol=1e-10, atol=1e-12) and jnp.any(jvp != 0)

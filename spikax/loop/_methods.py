@@ -36,7 +36,7 @@ class BPTT(AbstractGradientMethod):
 
     Feed-forward chains run layer by layer, so every stateless connection is applied to the
     whole sequence in one call and only the neuron dynamics are scanned. A batched run
-    (`spikax.run(..., batch_axis=...)`) goes through time in chunks of about `chunk` steps:
+    (`spikax.run(..., batch_axis=...)`) goes through time in chunks of about `chunk_bytes`:
     each chunk applies the stateless connections to all its steps and the whole batch at once,
     and the state carries over from chunk to chunk. The outputs are the same (gradients up to
     float rounding), and the large temporaries (connection outputs and their gradients) shrink
