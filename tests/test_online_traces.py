@@ -52,11 +52,11 @@ def hidden_readout(key, neuron, *, recurrent=False, readout=None, w_scale=8.0):
     return scale_weight(net, 0, w_scale)
 
 
-def compare(est, net, xs, targets, ref=None):
+def compare(est, net, xs, targets, ref=None, chunk=None):
     """The learner's summed gradient and the BPTT gradient (`ref`, computed unless given)."""
     params = split(net)
     state0 = net.init_state((xs.shape[-1],))
-    loss, grads = online.run(est, params, state0, xs, targets)
+    loss, grads = online.run(est, params, state0, xs, targets, chunk=chunk)
     if ref is None:
         ref_loss, ref = online.bptt(net, mse, state0, xs, targets)
         np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
@@ -373,12 +373,13 @@ def test_s1_compiled_memory_is_independent_of_sequence_length(name, getkey):
     est = LEARNERS[name](net)
     params, state0 = split(net), net.init_state((N_IN,))
 
-    def temp(steps):
+    def temp(steps, chunk):
         xs, targets = jnp.zeros((steps, N_IN)), jnp.zeros((steps, N_OUT))
-        compiled = jax.jit(lambda p, x, t: online.run(est, p, state0, x, t)).lower(params, xs, targets).compile()
-        return compiled.memory_analysis().temp_size_in_bytes
+        run = jax.jit(lambda p, x, t: online.run(est, p, state0, x, t, chunk=chunk))
+        return run.lower(params, xs, targets).compile().memory_analysis().temp_size_in_bytes
 
-    assert temp(100) == temp(1000)
+    assert temp(100, 1) == temp(1000, 1)  # step by step
+    assert temp(4 * est.default_chunk, None) == temp(40 * est.default_chunk, None)  # in chunks (no shorter last one)
 
 
 # -- the learners inside training, batching and jit ---------------------------------------------------
@@ -494,8 +495,8 @@ def test_factorised_eprop_traces_equal_the_general_path(neuron, getkey):
         fast = online.eprop(net, mse, **kwargs)
         assert any(fast.traces.factorised(fast.plans[0], slot) for slot in fast.plans[0].slots)
         general = dataclasses.replace(fast, traces=online.DiagonalTraces(False, factorise=False))
-        got, ref = compare(fast, net, xs, targets)
-        expected, _ = compare(general, net, xs, targets, ref)
+        got, ref = compare(fast, net, xs, targets, chunk=1)  # step by step (chunks keep per-synapse traces)
+        expected, _ = compare(general, net, xs, targets, ref, chunk=1)
         assert_tree_allclose(got, expected, rtol=1e-10, atol=1e-13)
     # the factorised state is one presynaptic trace per weight input and state component, not one per synapse
     lstate = fast.init(split(net), net.init_state((N_IN,)))
@@ -524,3 +525,58 @@ def test_weight_traces_from_the_read_jacobian_equal_one_jvp_per_input(neuron, ge
         fast = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=True)
         general = online._eligibility._diagonal_update(ctx, plan, slot, trace, explicit=False)
         assert_tree_allclose(fast, general, rtol=1e-12, atol=1e-14)
+
+
+# -- chunks: many steps at once, the same sums ---------------------------------------------------------
+
+CHUNK_CASES = {
+    "eprop-ALIF": (ALIF(), lambda net, key: online.eprop(net, mse)),
+    "eprop-ALIF-rate-random": (ALIF(), lambda net, key: online.eprop(net, mse, rate_reg=(0.2, 0.05),
+                                                                      feedback="random", key=key)),
+    "eprop-LIF-learnable": (LIF(beta=0.7, learnable=("beta", "threshold")), lambda net, key: online.eprop(net, mse)),
+    "ostl-CubaLIF": (CubaLIF(alpha=0.7, beta=0.8), lambda net, key: online.ostl(net, mse)),
+    "snap1-ALIF": (ALIF(), lambda net, key: online.snap1(net, mse)),
+    "ottt-LIF": (LIF(), lambda net, key: online.ottt(net, mse)),
+    "otpe-ALIF": (ALIF(), lambda net, key: online.otpe(net, mse)),
+}
+
+
+@pytest.mark.parametrize("case", list(CHUNK_CASES))
+def test_chunks_give_the_step_by_step_sums(case, getkey):
+    """`run` in chunks (unit-column coefficients, matrix products per chunk) equals the learner step by step, f64,
+    for chunks that do and do not divide T, with and without a batch."""
+    neuron, make = CHUNK_CASES[case]
+    net = hidden_readout(getkey(), neuron, recurrent=True)
+    est = make(net, getkey())
+    params, state0 = split(net), net.init_state((N_IN,))
+    xs, targets = data(getkey(), steps=23)
+    assert_spiking(net, xs)
+    loss1, step_by_step = online.run(est, params, state0, xs, targets, chunk=1)
+    for chunk in (5, 23, 64):
+        loss, chunked = online.run(est, params, state0, xs, targets, chunk=chunk)
+        np.testing.assert_allclose(loss, loss1, rtol=1e-13)
+        assert_tree_allclose(chunked, step_by_step, rtol=1e-11, atol=1e-13)
+    batch = jnp.stack([xs, jnp.roll(xs, 3, axis=0)], axis=1), jnp.stack([targets, -targets], axis=1)
+    want = online.run(est, params, state0, *batch, batch_axis=1, chunk=1)
+    assert_tree_allclose(online.run(est, params, state0, *batch, batch_axis=1, chunk=7), want, rtol=1e-11, atol=1e-13)
+    # the hidden weights are the ones whose traces the chunks fold: they must carry a gradient here
+    assert float(jnp.abs(step_by_step.layers[0].recurrent.weight).max()) > 1e-4
+
+
+def test_chunks_of_a_single_layer_and_a_stateless_readout(getkey):
+    layer = spikax.layers.recurrent_dense(N_IN, N_OUT, ALIF(), key=getkey())
+    net = hidden_readout(getkey(), LIF(), readout="linear")
+    xs, targets = data(getkey(), steps=17)
+    for model in (scale_weight(spikax.Chain([layer]), 0, 8.0).layers[0], net):
+        est = online.ostl(model, mse)
+        params, state0 = split(model), model.init_state((N_IN,))
+        want = online.run(est, params, state0, xs, targets, chunk=1)
+        assert_tree_allclose(online.run(est, params, state0, xs, targets, chunk=4), want, rtol=1e-11, atol=1e-13)
+
+
+def test_a_bad_chunk_is_refused(getkey):
+    net = hidden_readout(getkey(), LIF())
+    est, xs, targets = online.eprop(net, mse), *data(getkey())
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match="`chunk` must be a whole number of steps >= 1"):
+            online.run(est, split(net), net.init_state((N_IN,)), xs, targets, chunk=bad)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import abc
 import types
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
@@ -205,6 +205,30 @@ class AbstractEstimator(eqx.Module):
     @abc.abstractmethod
     def step(self, params, lstate, state, x, target, *, key=None):
         """One time step: returns `(state, lstate, y_t, loss_t, grad_t)`, `grad_t` shaped like `params`."""
+
+    # -- chunks of steps (optional) ------------------------------------------------------------
+    #: How many steps `run` and `train` hand to `chunk_step` at once by default (1: step by step).
+    default_chunk: ClassVar[int] = 1
+
+    def chunk_init(self, params, state0, *, key=None):
+        """The learner's state in the form `chunk_step` carries (by default `init`'s)."""
+        return self.init(params, state0, key=key)
+
+    def chunk_step(self, params, lstate, state, xs, targets, *, keys=None):
+        """Several steps at once (time on axis 0 of `xs`, `targets` and `keys`): `(state, lstate, losses, grad)`.
+
+        `grad` is the sum of the steps' `grad_t`, `losses` their `loss_t`. By default `step` in a `lax.scan`; a
+        learner overrides it when a chunk costs less than its steps one by one (the eligibility-trace learners).
+        """
+        def body(carry, inputs):
+            state, lstate, grads = carry
+            x, target, k = inputs
+            state, lstate, _, loss, grad = self.step(params, lstate, state, x, target, key=k)
+            return (state, lstate, jax.tree_util.tree_map(jnp.add, grads, grad)), loss
+
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        (state, lstate, grads), losses = lax.scan(body, (state, lstate, zeros), (xs, targets, keys))
+        return state, lstate, losses, grads
 
     # -- building blocks -----------------------------------------------------------------------
     def model(self, params):
@@ -376,12 +400,14 @@ def _sequence_keys(key, steps):
     return None if key is None else jax.random.split(key, steps)
 
 
-def _run_one(est, params, state0, xs, targets, key):
+def _run_one(est, params, state0, xs, targets, key, chunk=1):
     init_key, step_key = (None, None) if key is None else jax.random.split(key)
     steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    lstate = est.init(params, state0, key=init_key)
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
     loss0 = jnp.zeros((), _dtype_of(params, state0))
+    if min(chunk, steps) > 1:
+        return _run_chunks(est, params, state0, xs, targets, init_key, step_key, min(chunk, steps), loss0, zeros)
+    lstate = est.init(params, state0, key=init_key)
 
     def body(carry, inputs):
         state, lstate, loss, grads = carry
@@ -393,6 +419,42 @@ def _run_one(est, params, state0, xs, targets, key):
     inputs = (xs, targets, _sequence_keys(step_key, steps))
     (_, _, loss, grads), _ = lax.scan(body, (state0, lstate, loss0, zeros), inputs)
     return loss, grads
+
+
+def _chunk_of(tree, start, size):
+    """Steps `start .. start + size` of every leaf (time on axis 0), sliced in place."""
+    return jax.tree_util.tree_map(lambda a: lax.dynamic_slice_in_dim(a, start, size), tree)
+
+
+def _run_chunks(est, params, state0, xs, targets, init_key, step_key, chunk, loss0, zeros):
+    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    sequence = (xs, targets, _sequence_keys(step_key, steps))
+
+    def body(carry, inputs):
+        state, lstate, loss, grads = carry
+        x, target, keys = inputs
+        state, lstate, losses, grad = est.chunk_step(params, lstate, state, x, target, keys=keys)
+        return (state, lstate, loss + jnp.sum(losses).astype(loss.dtype), jax.tree_util.tree_map(jnp.add, grads, grad)), None
+
+    def next_chunk(carry, _):
+        carry, start = carry
+        return (body(carry, _chunk_of(sequence, start, chunk))[0], start + chunk), None
+
+    full = steps - steps % chunk
+    carry = (state0, est.chunk_init(params, state0, key=init_key), loss0, zeros)
+    (carry, _), _ = lax.scan(next_chunk, (carry, jnp.zeros((), jnp.int32)), None, length=full // chunk)
+    if full < steps:
+        carry, _ = body(carry, _chunk_of(sequence, full, steps - full))
+    return carry[2], carry[3]
+
+
+def _check_chunk(owner, chunk, est):
+    if chunk is None:
+        return est.default_chunk
+    if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
+        raise ValueError(f"`{owner}`: `chunk` must be a whole number of steps >= 1 (or None for the learner's "
+                         f"default, {est.default_chunk}), got {chunk!r}.")
+    return int(chunk)
 
 
 def _dtype_of(params, state):
@@ -407,7 +469,8 @@ def _mean0(tree):
     return jax.tree_util.tree_map(lambda a: jnp.mean(a, axis=0), tree)
 
 
-def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_axis: int | None = None):
+def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_axis: int | None = None,
+        chunk: int | None = None):
     r"""Run an online learner over a sequence with fixed parameters; sum its per-step gradients.
 
     $$L = \sum_t \ell_t,\qquad g = \sum_t g_t$$
@@ -425,6 +488,11 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     - `key`: a PRNG key, for learners that draw random numbers (e.g. forward gradients).
     - `batch_axis`: the axis of `xs`/`targets` holding a batch; losses and gradients are then
       averaged over the batch (each example has its own traces).
+    - `chunk`: how many steps the learner advances at once (None: its `default_chunk`, 32 for the
+      eligibility-trace learners, 1 for the others). The sum is the same as step by step (to
+      rounding); a chunk lets e-prop, OSTL, SnAp-1, OTTT and OTPE update their per-synapse traces
+      once per chunk with matrix products instead of at every step. Memory grows with the
+      chunk, not with the sequence.
 
     **Returns:** `(loss, grads)`: the summed loss and gradient (batch means with `batch_axis`);
     `grads` has the structure of `params`.
@@ -444,17 +512,17 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     _check_estimator(owner, est)
     est.check_params(params)
     _, batch = _check_sequence(owner, xs, targets, batch_axis)
-    return _run_jit(est, params, state0, xs, targets, key, batch_axis, batch)
+    return _run_jit(est, params, state0, xs, targets, key, batch_axis, batch, _check_chunk(owner, chunk, est))
 
 
 @eqx.filter_jit
-def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch):
+def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch, chunk):
     # Shape checks run while tracing: once per compilation, not on every call.
     _check_model_io("spikax.online.run", est, params, state0, xs, targets, batch_axis)
     if batch_axis is None:
-        return _run_one(est, params, state0, xs, targets, key)
+        return _run_one(est, params, state0, xs, targets, key, chunk)
     keys = None if key is None else jax.random.split(key, batch)
-    per_example = jax.vmap(lambda x, t, k: _run_one(est, params, state0, x, t, k),
+    per_example = jax.vmap(lambda x, t, k: _run_one(est, params, state0, x, t, k, chunk),
                            in_axes=(batch_axis, batch_axis, 0 if keys is not None else None))
     return _mean0(per_example(xs, targets, keys))
 

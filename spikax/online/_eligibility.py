@@ -27,12 +27,13 @@ $\partial I_j/\partial W_{ji} = x_i$; other connections must be frozen (no train
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ._api import AbstractEstimator, _bind, _layers_of
 
@@ -411,7 +412,7 @@ class SeparableTraces(eqx.Module):
         post = ctx.lin(jax.tree_util.tree_map(jnp.zeros_like, ctx.nstate), jnp.ones_like(ctx.current), zero_fields)[1]
         presyn = None if slot.presyn is None else getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
         a_hat = decay * trace + (jnp.ones((), ctx.current.dtype) if presyn is None else presyn)
-        e = post[:, None] * a_hat[None, :] if presyn is not None else post * a_hat
+        e = post[:, None] * a_hat if presyn is not None else post * a_hat  # a_hat: [pre], or [post, pre] in chunks
         return a_hat, e
 
 
@@ -504,6 +505,103 @@ class LayerTraces(NamedTuple):
     rate: RateTrace | None
 
 
+# -- chunks: a weight's traces advanced many steps at once ---------------------------------------
+#
+# Everything a weight's per-synapse state z_ji (its trace, filtered eligibility, running mean) does in
+# one step is linear in (z_ji, x_i) with coefficients of the postsynaptic neuron j alone:
+#     z_t = M_t z_{t-1} + m_t x_t,      g_t = r_t . z_{t-1} + q_t x_t.
+# Stepping the layer once on unit columns (z = e_c, x = 0, and z = 0, x = 1) reads M_t, m_t, r_t,
+# q_t with the same code as the per-synapse step. Over a chunk of K steps the sums then become
+# matrix products: with the adjoint a_{t-1} = r_t + M_t^T a_t (a_K = 0) and P_{t-1} = P_t M_t (P_K = I),
+#     sum_t g_t = a_0 . z_in + sum_t (q_t + m_t . a_t) x_t^T,      z_out = P_0 z_in + sum_t (P_t m_t) x_t^T,
+# so the per-synapse arrays are touched once per chunk and the rest is a product over the K steps.
+
+
+def _weight_slots(plan: LayerPlan) -> tuple[int, ...]:
+    """The indices of a layer's weight slots (those with a presynaptic signal)."""
+    return tuple(k for k, slot in enumerate(plan.slots) if slot.presyn is not None)
+
+
+def _synapse_state(entry: LayerTraces, k: int):
+    """Slot k's per-synapse state: its trace, filtered eligibility and running mean (None where absent)."""
+    return (entry.traces[k], None if entry.filtered is None else entry.filtered[k],
+            None if entry.rate is None else entry.rate.eligibilities[k])
+
+
+def _with_synapse_states(entry: LayerTraces, states: dict) -> LayerTraces:
+    """`entry` with the per-synapse state of each slot `k` in `states` replaced."""
+    def swap(items, position):
+        return tuple(states[k][position] if k in states else item for k, item in enumerate(items))
+
+    filtered = None if entry.filtered is None else swap(entry.filtered, 1)
+    rate = None if entry.rate is None else entry.rate._replace(eligibilities=swap(entry.rate.eligibilities, 2))
+    return LayerTraces(swap(entry.traces, 0), filtered, rate)
+
+
+def _unit_columns(entry: LayerTraces, signals, plan: LayerPlan, weights):
+    """The layer's traces and signals with every weight's presynaptic axis replaced by m + 1 unit columns."""
+    states, width = {}, None
+    for k in weights:
+        leaves, treedef = jax.tree_util.tree_flatten(_synapse_state(entry, k))
+        width = len(leaves) + 1
+        units = [jnp.broadcast_to(jnp.eye(width, dtype=leaf.dtype)[c], leaf.shape[:-1] + (width,))
+                 for c, leaf in enumerate(leaves)]
+        states[k] = jax.tree_util.tree_unflatten(treedef, units)
+    fields = {plan.slots[k].presyn for k in weights}
+    current = signals.current
+    unit_x = jnp.eye(width, dtype=current.dtype)[-1]
+    return _with_synapse_states(entry, states), signals._replace(**{f: unit_x for f in fields})
+
+
+class StepCoefficients(NamedTuple):
+    r"""One weight's step on unit columns, per neuron j: `z_t = M z_{t-1} + m x_t`, `g_t = r . z_{t-1} + q x_t`.
+
+    The m x m and m-long coefficients are kept as nested tuples of `[n]` arrays (`M[d][c]` $=\partial z_d/\partial
+    z_c$), so that every operation on them is elementwise; `x` is the step's presynaptic signal `[n_pre]`.
+    """
+
+    M: tuple
+    m: tuple
+    r: tuple
+    q: Any
+    x: Any
+
+
+def _read_columns(entry: LayerTraces, g, k: int, x) -> StepCoefficients:
+    leaves = jax.tree_util.tree_leaves(_synapse_state(entry, k))
+    width = len(leaves)
+    return StepCoefficients(tuple(tuple(leaf[..., c] for c in range(width)) for leaf in leaves),
+                            tuple(leaf[..., -1] for leaf in leaves), tuple(g[..., c] for c in range(width)),
+                            g[..., -1], x.astype(g.dtype))
+
+
+def _restore_synapses(new: LayerTraces, old: LayerTraces, weights) -> LayerTraces:
+    return _with_synapse_states(new, {k: _synapse_state(old, k) for k in weights})
+
+
+def fold_chunk(z_in, c: StepCoefficients):
+    """A weight's summed gradient over a chunk and its per-synapse state after it, from the chunk's
+    `StepCoefficients` (leading axis: the K steps) and its state `z_in` (a list of m `[n, n_pre]` arrays)."""
+    width = len(z_in)
+    span = range(width)
+
+    def back(carry, step):
+        adjoint, prop = carry
+        gain = step.q + sum(step.m[a] * adjoint[a] for a in span)  # coefficient of x_t in the gradient
+        spread = tuple(sum(prop[d][a] * step.m[a] for a in span) for d in span)  # ... and in z_out
+        adjoint = tuple(step.r[a] + sum(step.M[d][a] * adjoint[d] for d in span) for a in span)
+        prop = tuple(tuple(sum(prop[d][e] * step.M[e][a] for e in span) for a in span) for d in span)
+        return (adjoint, prop), (gain, spread)
+
+    zero, one = jnp.zeros_like(c.q[0]), jnp.ones_like(c.q[0])
+    start = (tuple(zero for _ in span), tuple(tuple(one if a == d else zero for a in span) for d in span))
+    (adjoint, prop), (gain, spread) = lax.scan(back, start, c._replace(x=None), reverse=True)
+    grad = sum(adjoint[a][:, None] * z_in[a] for a in span) + jnp.einsum("tj,ti->ji", gain, c.x)
+    z_out = [sum(prop[d][a][:, None] * z_in[a] for a in span) + jnp.einsum("tj,ti->ji", spread[d], c.x)
+             for d in span]
+    return grad, z_out
+
+
 # -- the engine ---------------------------------------------------------------------------------
 
 
@@ -536,6 +634,60 @@ class EligibilityEngine(AbstractEstimator):
     signal: Any
     filters: tuple = eqx.field(static=True)
     rate_reg: RateRegulariser | None = eqx.field(static=True)
+
+    default_chunk: ClassVar[int] = 32
+
+    # -- chunks of steps -----------------------------------------------------------------------
+    def _per_synapse(self):
+        """This engine with every weight trace kept per synapse (the form `chunk_step` carries between chunks)."""
+        if isinstance(self.traces, DiagonalTraces) and self.traces.factorise:
+            return dataclasses.replace(self, traces=dataclasses.replace(self.traces, factorise=False))
+        return self
+
+    def chunk_init(self, params, state0, *, key=None):
+        """`init` with every weight's traces per synapse (a presynaptic trace gets the postsynaptic axis)."""
+        lstate = self._per_synapse().init(params, state0, key=key)
+        out = []
+        for layer, plan, entry, st in zip(self.layers(params), self.plans, lstate, self.layer_states(params, state0),
+                                          strict=True):
+            if entry is None or not _weight_slots(plan):
+                out.append(entry)
+                continue
+            n = jnp.shape(jax.tree_util.tree_leaves(layer.neuron_state(st))[0])
+            widen = lambda a: jnp.broadcast_to(a, n + a.shape) if a.ndim == 1 else a  # noqa: E731
+            traces = tuple(jax.tree_util.tree_map(widen, tr) if slot.presyn is not None else tr
+                           for slot, tr in zip(plan.slots, entry.traces, strict=True))
+            out.append(entry._replace(traces=traces))
+        return tuple(out)
+
+    def chunk_step(self, params, lstate, state, xs, targets, *, keys=None):
+        """Several steps at once, the same sums as `step` one by one (see the module docs, *Chunks*).
+
+        The steps run on unit columns, which gives each weight's per-step coefficients; its gradient and
+        traces then come from a few matrix products over the chunk ([`fold_chunk`][]).
+        """
+        del keys
+        engine = self._per_synapse()
+
+        def body(carry, inputs):
+            state, lstate, grads = carry
+            x, target = inputs
+            state, lstate, _, loss, grad, coefficients = engine._step(params, lstate, state, x, target, columns=True)
+            return (state, lstate, jax.tree_util.tree_map(jnp.add, grads, grad)), (loss, coefficients)
+
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
+        (state, lstate, grads), (losses, coefficients) = lax.scan(body, (state, lstate, zeros), (xs, targets))
+        new_lstate = []
+        for index, (plan, entry, coeffs) in enumerate(zip(self.plans, lstate, coefficients, strict=True)):
+            states = {}
+            for k, c in zip(_weight_slots(plan) if plan.stateful else (), coeffs, strict=True):
+                leaves, treedef = jax.tree_util.tree_flatten(_synapse_state(entry, k))
+                g, z_out = fold_chunk(leaves, c)
+                states[k] = jax.tree_util.tree_unflatten(treedef, z_out)
+                where = lambda p, index=index, k=k: plan.slots[k].leaf(_layers_of(p)[0][index])  # noqa: E731
+                grads = eqx.tree_at(where, grads, replace_fn=lambda old, g=g: old + g.astype(old.dtype))
+            new_lstate.append(_with_synapse_states(entry, states) if states else entry)
+        return state, tuple(new_lstate), losses, grads
 
     # -- init ------------------------------------------------------------------------------
     def init(self, params, state0, *, key=None):
@@ -574,6 +726,13 @@ class EligibilityEngine(AbstractEstimator):
     def step(self, params, lstate, state, x, target, *, key=None):
         """One time step: `(state, lstate, y_t, loss_t, grad_t)` with `grad_t` shaped like `params`."""
         del key
+        state, lstate, y, loss, grad, _ = self._step(params, lstate, state, x, target, columns=False)
+        return state, lstate, y, loss, grad
+
+    def _step(self, params, lstate, state, x, target, columns: bool):
+        """`step`; with `columns`, every weight is stepped on unit columns instead of its traces (see `chunk_step`):
+        its traces come back unchanged, its gradient as zeros, and `coefficients[l]` holds, per weight of layer l,
+        the step's `StepCoefficients`."""
         model = self.model(params)
         layers, chained = _layers_of(model)
         states = state if chained else (state,)
@@ -599,20 +758,32 @@ class EligibilityEngine(AbstractEstimator):
         delta = self._readout_delta(layers[-1], self.plans[-1], states[-1], signals[-1], target, spatial[-1]) \
             if self.signal.needs_delta else None
 
-        new_lstate, grad_layers = [], []
+        new_lstate, grad_layers, coefficients = [], [], []
         zero_layers = _layers_of(jax.tree_util.tree_map(jnp.zeros_like, params))[0]
         for index, (layer, plan, entry) in enumerate(zip(layers, self.plans, lstate, strict=True)):
+            weights = _weight_slots(plan) if columns else ()
+            coefficients.append(())
             if not plan.stateful:
                 new_lstate.append(None)
                 grad_layers.append(zero_layers[index] if free_grads[index] is None else free_grads[index])
                 continue
             learning_signal = self.signal(index, spatial, delta)
-            entry, grads = self._layer_step(index, layers, plan, entry, states[index], signals[index], learning_signal)
-            new_lstate.append(entry)
+            run_entry, run_signals = (entry, signals[index]) if not weights else _unit_columns(entry, signals[index],
+                                                                                              plan, weights)
+            new_entry, grads = self._layer_step(index, layers, plan, run_entry, states[index], run_signals,
+                                                learning_signal)
+            if weights:
+                coefficients[-1] = tuple(_read_columns(new_entry, grads[k], k, getattr(signals[index], plan.slots[k].presyn))
+                                         for k in weights)
+                new_entry = _restore_synapses(new_entry, entry, weights)
+                grads = [jnp.zeros_like(plan.slots[k].leaf(layer)) if k in weights else g for k, g in enumerate(grads)]
+            grads = [_sum_to_shape(g, jnp.shape(s.leaf(layer))).astype(s.leaf(layer).dtype)
+                     for s, g in zip(plan.slots, grads, strict=True)]
+            new_lstate.append(new_entry)
             grad_layers.append(eqx.tree_at(lambda L: [s.leaf(L) for s in plan.slots], zero_layers[index], list(grads))
                                if plan.slots else zero_layers[index])
         grad = eqx.tree_at(lambda c: c.layers, params, tuple(grad_layers)) if chained else grad_layers[0]
-        return (new_states if chained else new_states[0]), tuple(new_lstate), y, loss, grad
+        return (new_states if chained else new_states[0]), tuple(new_lstate), y, loss, grad, tuple(coefficients)
 
     def _readout_delta(self, readout, plan, st, signals, target, spatial_out):
         r"""$\delta_t = \partial\ell_t/\partial I^{out}_t$ through the readout's neuron (its output for a readout without one)."""
@@ -658,8 +829,7 @@ class EligibilityEngine(AbstractEstimator):
             else:
                 g = (_outer_signal(learning_signal, e) + _outer_signal(w, eligibilities[k])
                      + _outer_signal(u, rate.eligibilities[k]))
-            leaf = slot.leaf(layer)
-            grads.append(_sum_to_shape(g, jnp.shape(leaf)).astype(leaf.dtype))
+            grads.append(g)
         return LayerTraces(traces, filtered, new_rate), grads
 
     def _filter(self, index, layers, dtype):
