@@ -580,3 +580,25 @@ def test_a_bad_chunk_is_refused(getkey):
     for bad in (0, -2, 2.5, True):
         with pytest.raises(ValueError, match="`chunk` must be a whole number of steps >= 1"):
             online.run(est, split(net), net.init_state((N_IN,)), xs, targets, chunk=bad)
+
+
+@pytest.mark.standard_promotion  # optax's adam mixes Python floats and int32 counts
+@pytest.mark.parametrize("batch_axis", [None, 1])
+def test_train_in_chunks_equals_train_step_by_step(batch_axis, getkey):
+    """`train` advances in chunks that divide `update_every` (here 6 -> 6, then a last chunk of 2 steps and an update
+    for the remainder); the parameters it returns are those of the step-by-step run."""
+    net = hidden_readout(getkey(), ALIF(), recurrent=True)
+    est = online.eprop(net, mse, rate_reg=(0.1, 0.05))
+    params, state0 = split(net), net.init_state((N_IN,))
+    xs, targets = data(getkey(), steps=20)
+    if batch_axis is not None:
+        xs, targets = jnp.stack([xs, 1 - xs], axis=1), jnp.stack([targets, -targets], axis=1)
+    opt = optax.adam(1e-2)
+    run = lambda chunk: online.train(est, opt, params, opt.init(params), state0, xs, targets,  # noqa: E731
+                                     update_every=6, batch_axis=batch_axis, chunk=chunk)
+    got, want = run(None), run(1)
+    assert_tree_allclose(got[0], want[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(got[0].layers[0].recurrent.weight, params.layers[0].recurrent.weight)
+    with pytest.raises(ValueError, match="does not divide `update_every=6`"):
+        run(4)

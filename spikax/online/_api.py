@@ -528,7 +528,7 @@ def _run_jit(est, params, state0, xs, targets, key, batch_axis, batch, chunk):
 
 
 def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *, update_every: int = 1, key=None,
-          batch_axis: int | None = None):
+          batch_axis: int | None = None, chunk: int | None = None):
     r"""Train online over one sequence: apply an optax optimiser every `update_every` steps.
 
     The learner's per-step gradients are summed; every `update_every` steps (and once more at
@@ -543,6 +543,9 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     - `params`, `state0`, `xs`, `targets`, `key`, `batch_axis`: as in [`run`][spikax.online.run];
       with a batch, each step's gradient is averaged over the batch before it is summed.
     - `update_every`: steps between updates (>= 1).
+    - `chunk`: steps the learner advances at once, as in [`run`][spikax.online.run]; it must divide
+      `update_every`, since parameters change only between chunks. None: the largest divisor of
+      `update_every` up to the learner's `default_chunk` (e.g. 25 for `update_every=250`).
 
     **Returns:** `(params, opt_state, losses)` with `losses` the per-step loss, shape `[T]`
     (batch means).
@@ -567,51 +570,69 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     if not isinstance(update_every, (int, np.integer)) or isinstance(update_every, bool) or update_every < 1:
         raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
     steps, batch = _check_sequence(owner, xs, targets, batch_axis)
-    return _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch)
+    if chunk is None:
+        chunk = max(c for c in range(1, min(est.default_chunk, update_every) + 1) if update_every % c == 0)
+    chunk = _check_chunk(owner, chunk, est)
+    if update_every % chunk:
+        raise ValueError(f"`{owner}`: `chunk={chunk}` does not divide `update_every={update_every}`; parameters change "
+                         "only between chunks. Pick a divisor of `update_every`, or leave `chunk=None`.")
+    return _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch,
+                      min(chunk, steps))
 
 
 @eqx.filter_jit
-def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch):
+def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, key, batch_axis, steps, batch, chunk):
     _check_model_io("spikax.online.train", est, params, state0, xs, targets, batch_axis)
     init_key, step_key = (None, None) if key is None else jax.random.split(key)
+    init = est.init if chunk == 1 else est.chunk_init
+
+    def advance(params, lstate, state, x, target, keys):
+        """One example through the steps on axis 0 of `x`: `(state, lstate, losses, summed grad)`."""
+        if chunk > 1:
+            return est.chunk_step(params, lstate, state, x, target, keys=keys)
+        first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
+        state, lstate, _, loss, grad = est.step(params, lstate, state, first(x), first(target), key=first(keys))
+        return state, lstate, loss[None], grad
 
     if batch_axis is None:
-        lstate = est.init(params, state0, key=init_key)
-        state = state0
-
-        def step_fn(params, lstate, state, x, target, k):
-            state, lstate, _, loss, grad = est.step(params, lstate, state, x, target, key=k)
-            return state, lstate, loss, grad
+        lstate, state = init(params, state0, key=init_key), state0
     else:
         init_keys = None if init_key is None else jax.random.split(init_key, batch)
-        lstate = jax.vmap(lambda k: est.init(params, state0, key=k), axis_size=batch)(init_keys)
+        lstate = jax.vmap(lambda k: init(params, state0, key=k), axis_size=batch)(init_keys)
         state = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (batch,) + jnp.shape(a)), state0)
-        axis = batch_axis - 1  # time is gone inside the scan
+        one_example = advance
 
-        def step_fn(params, lstate, state, x, target, k):
-            keys = None if k is None else jax.random.split(k, batch)
-            one = lambda ls, s, x, t, kk: est.step(params, ls, s, x, t, key=kk)  # noqa: E731
-            state, lstate, _, loss, grad = jax.vmap(one, in_axes=(0, 0, axis, axis, 0 if keys is not None else None))(
-                lstate, state, x, target, keys)
-            return state, lstate, jnp.mean(loss), _mean0(grad)
+        def advance(params, lstate, state, x, target, keys):
+            keys = None if keys is None else jax.vmap(lambda k: jax.random.split(k, batch))(keys)  # [steps, batch]
+            state, lstate, losses, grad = jax.vmap(
+                lambda ls, s, x, t, kk: one_example(params, ls, s, x, t, kk),
+                in_axes=(0, 0, batch_axis, batch_axis, 1 if keys is not None else None))(lstate, state, x, target, keys)
+            return state, lstate, jnp.mean(losses, axis=0), _mean0(grad)
 
     def apply(params, opt_state, acc):
         updates, opt_state = opt.update(acc, opt_state, params)
         return eqx.apply_updates(params, updates), opt_state, jax.tree_util.tree_map(jnp.zeros_like, acc)
 
-    def body(carry, inputs):
+    sequence = (xs, targets, _sequence_keys(step_key, steps))
+
+    def body(carry, start, size=chunk):
         params, opt_state, lstate, state, acc, count = carry
-        x, target, k = inputs
-        state, lstate, loss, grad = step_fn(params, lstate, state, x, target, k)
+        state, lstate, losses, grad = advance(params, lstate, state, *_chunk_of(sequence, start, size))
         acc = jax.tree_util.tree_map(jnp.add, acc, grad)
-        count = count + 1
+        count = count + size
         params, opt_state, acc = lax.cond(count % update_every == 0, apply, lambda p, o, a: (p, o, a),
                                           params, opt_state, acc)
-        return (params, opt_state, lstate, state, acc, count), loss
+        return (params, opt_state, lstate, state, acc, count), losses
 
     acc = jax.tree_util.tree_map(jnp.zeros_like, params)
     carry = (params, opt_state, lstate, state, acc, jnp.zeros((), jnp.int32))
-    (params, opt_state, _, _, acc, _), losses = lax.scan(body, carry, (xs, targets, _sequence_keys(step_key, steps)))
+    full = steps - steps % chunk
+    carry, losses = lax.scan(body, carry, jnp.arange(0, full, chunk, dtype=jnp.int32))
+    losses = losses.reshape((full,))
+    if full < steps:
+        carry, tail = body(carry, full, steps - full)
+        losses = jnp.concatenate([losses, tail])
+    params, opt_state, _, _, acc, _ = carry
     if steps % update_every:
         params, opt_state, _ = apply(params, opt_state, acc)
     return params, opt_state, losses
