@@ -338,18 +338,18 @@ class NeuronJacobian(NamedTuple):
 
 
 def read_jacobian(ctx: LayerContext, zero_fields) -> NeuronJacobian:
-    """Read the layer's per-neuron Jacobian with k+1 neuron-sized jvps of its linearised step."""
+    """Read the layer's per-neuron Jacobian with k+1 neuron-sized jvps of its linearised step (one vmapped pass)."""
     leaves, treedef = jax.tree_util.tree_flatten(ctx.nstate)
-    zeros = [jnp.zeros_like(leaf) for leaf in leaves]
-    zero_current = jnp.zeros_like(ctx.current)
-    state, output = [], []
-    for index in range(len(leaves)):
-        unit = [jnp.ones_like(z) if i == index else z for i, z in enumerate(zeros)]
-        d_state, d_y = ctx.lin(jax.tree_util.tree_unflatten(treedef, unit), zero_current, zero_fields)
-        state.append(jax.tree_util.tree_leaves(d_state))
-        output.append(d_y)
-    b, h = ctx.lin(jax.tree_util.tree_unflatten(treedef, zeros), jnp.ones_like(ctx.current), zero_fields)
-    return NeuronJacobian(state, output, jax.tree_util.tree_leaves(b), h)
+    k = len(leaves)
+
+    def push(unit):  # unit: which of the k state components (or, last, the current) has tangent 1
+        d_state = jax.tree_util.tree_unflatten(treedef, [unit[i] * jnp.ones_like(leaf) for i, leaf in enumerate(leaves)])
+        return ctx.lin(d_state, unit[k] * jnp.ones_like(ctx.current), zero_fields)
+
+    d_state, d_y = jax.vmap(push)(jnp.eye(k + 1, dtype=ctx.current.dtype))
+    d_state = jax.tree_util.tree_leaves(d_state)
+    return NeuronJacobian([[d_state[r][l] for r in range(k)] for l in range(k)], [d_y[l] for l in range(k)],
+                          [d_state[r][k] for r in range(k)], d_y[k])
 
 
 def _weight_trace_step(ctx, zero_fields, trace: DiagonalTrace, presyn):
@@ -557,7 +557,8 @@ class StepCoefficients(NamedTuple):
     r"""One weight's step on unit columns, per neuron j: `z_t = M z_{t-1} + m x_t`, `g_t = r . z_{t-1} + q x_t`.
 
     The m x m and m-long coefficients are kept as nested tuples of `[n]` arrays (`M[d][c]` $=\partial z_d/\partial
-    z_c$), so that every operation on them is elementwise; `x` is the step's presynaptic signal `[n_pre]`.
+    z_c$, None where it is zero by construction), so that every operation on them is elementwise. They are the same for
+    every weight of a layer; `x` holds the step's presynaptic signal of each weight (`[n_pre]` arrays).
     """
 
     M: tuple
@@ -569,36 +570,67 @@ class StepCoefficients(NamedTuple):
 
 def _read_columns(entry: LayerTraces, g, k: int, x) -> StepCoefficients:
     leaves = jax.tree_util.tree_leaves(_synapse_state(entry, k))
-    width = len(leaves)
-    return StepCoefficients(tuple(tuple(leaf[..., c] for c in range(width)) for leaf in leaves),
+    width, core = len(leaves), len(jax.tree_util.tree_leaves(entry.traces[k]))
+
+    def coupled(d, c):
+        """Whether z_d can depend on z_c: the trace's own components (the first `core`) mix, while each filtered
+        eligibility or running mean follows only the trace and itself. Other entries are None: known zeros."""
+        return c < core or c == d
+
+    return StepCoefficients(tuple(tuple(leaf[..., c] if coupled(d, c) else None for c in range(width))
+                                  for d, leaf in enumerate(leaves)),
                             tuple(leaf[..., -1] for leaf in leaves), tuple(g[..., c] for c in range(width)),
-                            g[..., -1], x.astype(g.dtype))
+                            g[..., -1], tuple(xi.astype(g.dtype) for xi in x))
 
 
 def _restore_synapses(new: LayerTraces, old: LayerTraces, weights) -> LayerTraces:
     return _with_synapse_states(new, {k: _synapse_state(old, k) for k in weights})
 
 
-def fold_chunk(z_in, c: StepCoefficients):
-    """A weight's summed gradient over a chunk and its per-synapse state after it, from the chunk's
-    `StepCoefficients` (leading axis: the K steps) and its state `z_in` (a list of m `[n, n_pre]` arrays)."""
-    width = len(z_in)
-    span = range(width)
+def _sum_of_products(pairs):
+    """Σ a b over the pairs, skipping known zeros (None)."""
+    return sum(a * b for a, b in pairs if a is not None and b is not None)
+
+
+class FoldedChunk(NamedTuple):
+    """A chunk's coefficients folded backwards (see the *Chunks* notes above), shared by a layer's weights: the
+    adjoint `a_0` and propagator `P_0` applied to the state entering the chunk, and per step the coefficients of
+    x_t in the gradient (`gain`, `[K, n]`) and in the state leaving the chunk (`spread`, m arrays `[K, n]`)."""
+
+    adjoint: tuple
+    prop: tuple
+    gain: Any
+    spread: tuple
+
+
+def fold_coefficients(c: StepCoefficients) -> FoldedChunk:
+    """One reverse pass over a chunk's `StepCoefficients` (leading axis: the K steps), elementwise per neuron."""
+    span = range(len(c.m))
 
     def back(carry, step):
         adjoint, prop = carry
-        gain = step.q + sum(step.m[a] * adjoint[a] for a in span)  # coefficient of x_t in the gradient
-        spread = tuple(sum(prop[d][a] * step.m[a] for a in span) for d in span)  # ... and in z_out
-        adjoint = tuple(step.r[a] + sum(step.M[d][a] * adjoint[d] for d in span) for a in span)
-        prop = tuple(tuple(sum(prop[d][e] * step.M[e][a] for e in span) for a in span) for d in span)
+        gain = step.q + _sum_of_products(zip(step.m, adjoint))
+        spread = tuple(_sum_of_products(zip(prop[d], step.m)) for d in span)
+        adjoint = tuple(step.r[a] + _sum_of_products((step.M[d][a], adjoint[d]) for d in span) for a in span)
+        # P M keeps M's pattern of zeros (a trace's filters never feed back into it)
+        prop = tuple(tuple(None if step.M[d][a] is None else _sum_of_products((prop[d][e], step.M[e][a]) for e in span)
+                           for a in span) for d in span)
         return (adjoint, prop), (gain, spread)
 
     zero, one = jnp.zeros_like(c.q[0]), jnp.ones_like(c.q[0])
-    start = (tuple(zero for _ in span), tuple(tuple(one if a == d else zero for a in span) for d in span))
-    (adjoint, prop), (gain, spread) = lax.scan(back, start, c._replace(x=None), reverse=True)
-    grad = sum(adjoint[a][:, None] * z_in[a] for a in span) + jnp.einsum("tj,ti->ji", gain, c.x)
-    z_out = [sum(prop[d][a][:, None] * z_in[a] for a in span) + jnp.einsum("tj,ti->ji", spread[d], c.x)
-             for d in span]
+    identity = tuple(tuple(None if c.M[d][a] is None else (one if a == d else zero) for a in span) for d in span)
+    (adjoint, prop), (gain, spread) = lax.scan(back, (tuple(zero for _ in span), identity), c._replace(x=None),
+                                               reverse=True)
+    return FoldedChunk(adjoint, prop, gain, spread)
+
+
+def fold_weight(z_in, folded: FoldedChunk, x):
+    """One weight's summed gradient over the chunk and its per-synapse state after it: elementwise terms for the
+    state entering the chunk (`z_in`, m arrays `[n, n_pre]`) and matrix products over the K steps of `x` `[K, n_pre]`."""
+    span = range(len(z_in))
+    grad = _sum_of_products((folded.adjoint[a][:, None], z_in[a]) for a in span) + jnp.einsum("tj,ti->ji", folded.gain, x)
+    z_out = [_sum_of_products((None if p is None else p[:, None], z) for p, z in zip(folded.prop[d], z_in))
+             + jnp.einsum("tj,ti->ji", folded.spread[d], x) for d in span]
     return grad, z_out
 
 
@@ -664,7 +696,8 @@ class EligibilityEngine(AbstractEstimator):
         """Several steps at once, the same sums as `step` one by one (see the module docs, *Chunks*).
 
         The steps run on unit columns, which gives each weight's per-step coefficients; its gradient and
-        traces then come from a few matrix products over the chunk ([`fold_chunk`][]).
+        traces then come from one reverse pass over the chunk ([`fold_coefficients`][]) and a few matrix products
+        ([`fold_weight`][]).
         """
         del keys
         engine = self._per_synapse()
@@ -679,10 +712,11 @@ class EligibilityEngine(AbstractEstimator):
         (state, lstate, grads), (losses, coefficients) = lax.scan(body, (state, lstate, zeros), (xs, targets))
         new_lstate = []
         for index, (plan, entry, coeffs) in enumerate(zip(self.plans, lstate, coefficients, strict=True)):
-            states = {}
-            for k, c in zip(_weight_slots(plan) if plan.stateful else (), coeffs, strict=True):
+            weights, states = (_weight_slots(plan) if plan.stateful else ()), {}
+            folded = fold_coefficients(coeffs) if weights else None
+            for k, x in zip(weights, coeffs.x if weights else (), strict=True):
                 leaves, treedef = jax.tree_util.tree_flatten(_synapse_state(entry, k))
-                g, z_out = fold_chunk(leaves, c)
+                g, z_out = fold_weight(leaves, folded, x)
                 states[k] = jax.tree_util.tree_unflatten(treedef, z_out)
                 where = lambda p, index=index, k=k: plan.slots[k].leaf(_layers_of(p)[0][index])  # noqa: E731
                 grads = eqx.tree_at(where, grads, replace_fn=lambda old, g=g: old + g.astype(old.dtype))
@@ -773,8 +807,9 @@ class EligibilityEngine(AbstractEstimator):
             new_entry, grads = self._layer_step(index, layers, plan, run_entry, states[index], run_signals,
                                                 learning_signal)
             if weights:
-                coefficients[-1] = tuple(_read_columns(new_entry, grads[k], k, getattr(signals[index], plan.slots[k].presyn))
-                                         for k in weights)
+                # every weight of the layer has the same per-neuron coefficients (only its presynaptic signal differs)
+                coefficients[-1] = _read_columns(new_entry, grads[weights[0]], weights[0],
+                                                 tuple(getattr(signals[index], plan.slots[k].presyn) for k in weights))
                 new_entry = _restore_synapses(new_entry, entry, weights)
                 grads = [jnp.zeros_like(plan.slots[k].leaf(layer)) if k in weights else g for k, g in enumerate(grads)]
             grads = [_sum_to_shape(g, jnp.shape(s.leaf(layer))).astype(s.leaf(layer).dtype)
