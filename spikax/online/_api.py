@@ -453,7 +453,7 @@ def _check_chunk(owner, chunk, est):
         return est.default_chunk
     if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
         raise ValueError(f"`{owner}`: `chunk` must be a whole number of steps >= 1 (or None for the learner's "
-                         f"default, {est.default_chunk}), got {chunk!r}.")
+                         f"default), got {chunk!r}.")
     return int(chunk)
 
 

@@ -19,7 +19,10 @@ ALIF the two-component trace of Bellec et al. (2020). $L_{j,t}$ is the learning 
 within-step ("spatial") derivative $\partial\ell_t/\partial y_{j,t}$, or e-prop's broadcast
 $B\,\delta_t$ of the readout error.
 
-Memory is $O(kP)$ per example and does not grow with $T$; compute is $O(k^2P)$ per step. Only
+Memory is $O(kP)$ per example and does not grow with $T$. `run` and `train` advance the learner in
+chunks of steps (`EligibilityEngine.chunk_step`; the online-learning guide, *Chunks*, gives the
+algebra): per step the work is per neuron, and the per-synapse arrays are updated once per chunk
+by matrix products. Only
 dense connections (`equinox.nn.Linear`) carry traces, since a per-synapse trace needs
 $\partial I_j/\partial W_{ji} = x_i$; other connections must be frozen (no trainable leaves).
 """
@@ -547,10 +550,8 @@ def _unit_columns(entry: LayerTraces, signals, plan: LayerPlan, weights):
         units = [jnp.broadcast_to(jnp.eye(width, dtype=leaf.dtype)[c], leaf.shape[:-1] + (width,))
                  for c, leaf in enumerate(leaves)]
         states[k] = jax.tree_util.tree_unflatten(treedef, units)
-    fields = {plan.slots[k].presyn for k in weights}
-    current = signals.current
-    unit_x = jnp.eye(width, dtype=current.dtype)[-1]
-    return _with_synapse_states(entry, states), signals._replace(**{f: unit_x for f in fields})
+    unit_x = jnp.eye(width, dtype=signals.current.dtype)[-1]
+    return _with_synapse_states(entry, states), signals._replace(**{plan.slots[k].presyn: unit_x for k in weights})
 
 
 class StepCoefficients(NamedTuple):
@@ -693,11 +694,11 @@ class EligibilityEngine(AbstractEstimator):
         return tuple(out)
 
     def chunk_step(self, params, lstate, state, xs, targets, *, keys=None):
-        """Several steps at once, the same sums as `step` one by one (see the module docs, *Chunks*).
+        """Several steps at once, the same sums as `step` one by one (the online-learning guide, *Chunks*).
 
         The steps run on unit columns, which gives each weight's per-step coefficients; its gradient and
-        traces then come from one reverse pass over the chunk ([`fold_coefficients`][]) and a few matrix products
-        ([`fold_weight`][]).
+        traces then come from one reverse pass over the chunk (`fold_coefficients`) and a few matrix products
+        (`fold_weight`).
         """
         del keys
         engine = self._per_synapse()

@@ -266,12 +266,27 @@ def forward_gradient(model, loss_fn, *, num_tangents: int = 1, dist: str = "rade
     return ForwardGradient(model, loss_fn, num_tangents=num_tangents, dist=dist, direction=direction)
 
 
-def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_axis: int | None = None):
+def _check_chunk(owner, chunk, update_every=None):
+    """`chunk` as in spikax (checked the same way); the mirror's learners always advance one step at a time."""
+    if chunk is None:
+        return
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        raise ValueError(f"`{owner}`: `chunk` must be a whole number of steps >= 1 (or None for the learner's "
+                         f"default), got {chunk!r}.")
+    if update_every is not None and update_every % chunk:
+        raise ValueError(f"`{owner}`: `chunk={chunk}` does not divide `update_every={update_every}`; parameters change "
+                         "only between chunks. Pick a divisor of `update_every`, or leave `chunk=None`.")
+
+
+def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_axis: int | None = None,
+        chunk: int | None = None):
     r"""Run an online estimator over a sequence with fixed parameters; returns `(loss, grads)` summed over time.
 
     As [`spikax.online.run`][]. With `batch_axis` the batch is native (moved next to time); the
     per-step loss is `loss_fn` vmapped over examples and averaged, so `(loss, grads)` are batch
-    means, and `state0` is the one-example state (expanded) or a batched one.
+    means, and `state0` is the one-example state (expanded) or a batched one. `chunk` is checked
+    as in spikax, so the same call runs in both packages; the mirror's learners always advance
+    one step at a time, which gives the same sums.
 
     **Example:**
 
@@ -288,6 +303,7 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
     if not isinstance(est, AbstractEstimator):
         raise TypeError(f"`{owner}`: expected an estimator such as `spikax_torch.online.rtrl(model, loss_fn)`, got "
                         f"{type(est).__name__}.")
+    _check_chunk(owner, chunk)
     _params_of(owner, est.model_, params)
     params = {k: v.detach() for k, v in params.items()}
     xs, targets, state0 = _batch(est, xs, targets, state0, batch_axis)
@@ -302,7 +318,7 @@ def run(est: AbstractEstimator, params, state0, xs, targets, *, key=None, batch_
 
 
 def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *, update_every: int = 1, key=None,
-          batch_axis: int | None = None):
+          batch_axis: int | None = None, chunk: int | None = None):
     r"""Train online over one sequence: a torch optimiser steps every `update_every` steps.
 
     As [`spikax.online.train`][]: the learner's per-step gradients are summed, and every
@@ -319,6 +335,8 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     - `opt_state`: a state to load first (`opt.state_dict()`), or None to keep the optimiser's own.
     - `state0`, `xs`, `targets`, `key`, `batch_axis`: as in [`run`][spikax_torch.online.run].
     - `update_every`: steps between updates (>= 1).
+    - `chunk`: checked as in [`spikax.online.train`][] (it must divide `update_every`); the mirror
+      advances one step at a time, with the same result.
 
     **Returns:** `(params, opt_state, losses)`: the (updated) parameters, `opt.state_dict()` and
     the per-step losses, shape `[T]` (batch means).
@@ -342,6 +360,7 @@ def train(est: AbstractEstimator, opt, params, opt_state, state0, xs, targets, *
     _params_of(owner, est.model_, params)
     if not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1:
         raise ValueError(f"`{owner}`: `update_every` must be a whole number of steps >= 1, got {update_every!r}.")
+    _check_chunk(owner, chunk, update_every)
     held = {id(p) for group in getattr(opt, "param_groups", ()) for p in group["params"]}
     if held != {id(v) for v in params.values()}:
         raise ValueError(f"`{owner}`: `opt` must be a torch optimiser over exactly the tensors of `params` (e.g. "

@@ -198,3 +198,33 @@ def test_clear_errors():
                                   torch.zeros(4, 2), update_every=0)
     with pytest.raises(ValueError, match="alpha"):
         spikax_torch.online.fptt(torch.optim.SGD(model.parameters(), lr=0.1), alpha=0.0)
+
+
+def test_run_and_train_take_the_same_arguments_in_both_packages():
+    """Code written for one package runs in the other: same names, order, kinds and defaults (`chunk` included)."""
+    import inspect
+
+    describe = lambda fn: [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]  # noqa: E731
+    for name in ("run", "train"):
+        assert describe(getattr(spikax.online, name)) == describe(getattr(spikax_torch.online, name)), name
+
+
+def test_chunk_is_checked_alike_and_gives_the_same_sums():
+    net = recurrent_alif(jax.random.key(0))
+    model = from_spikax(net)
+    xs, targets = _data(0)
+    t_args = (dict(model.named_parameters()), model.init_state((3,), torch.float64), torch.tensor(xs),
+              torch.tensor(targets))
+    j_est, t_est = spikax.online.eprop(net, _mse), spikax_torch.online.eprop(model, _mse)
+    params, _ = eqx.partition(net, spikax.trainable(net))
+    j_args = (params, net.init_state((3,)), jnp.asarray(xs), jnp.asarray(targets))
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError) as j_err:
+            spikax.online.run(j_est, *j_args, batch_axis=1, chunk=bad)
+        with pytest.raises(ValueError) as t_err:
+            spikax_torch.online.run(t_est, *t_args, batch_axis=1, chunk=bad)
+        assert str(t_err.value).replace("spikax_torch", "spikax") == str(j_err.value)
+    # the mirror steps one at a time whatever the chunk; spikax's chunks give the same sums
+    _, t_grads = spikax_torch.online.run(t_est, *t_args, batch_axis=1, chunk=5)
+    _, j_grads = spikax.online.run(j_est, *j_args, batch_axis=1, chunk=5)
+    _assert_same(j_grads, t_grads, list(t_args[0]))
