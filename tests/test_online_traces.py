@@ -602,3 +602,23 @@ def test_train_in_chunks_equals_train_step_by_step(batch_axis, getkey):
     assert not np.allclose(got[0].layers[0].recurrent.weight, params.layers[0].recurrent.weight)
     with pytest.raises(ValueError, match="does not divide `update_every=6`"):
         run(4)
+
+
+@pytest.mark.standard_promotion  # optax's adam mixes Python floats and int32 counts
+def test_factorised_traces_stay_exact_when_training_changes_the_gain(getkey):
+    """Online updates change a learnable leak mid-sequence, and with it the neuron's input gain (1 - β): the
+    factorised presynaptic trace keeps the gain inside, so step by step it equals the per-synapse path (and chunks)."""
+    import dataclasses
+
+    net = hidden_readout(getkey(), LIF(beta=0.8, learnable="beta"), readout=LI(beta=0.7, learnable="beta"))
+    est = online.eprop(net, mse)
+    general = dataclasses.replace(est, traces=online.DiagonalTraces(False, factorise=False))
+    params, state0 = split(net), net.init_state((N_IN,))
+    xs, targets = data(getkey(), steps=12)
+    opt = optax.adam(0.05)
+    run = lambda e, chunk: online.train(e, opt, params, opt.init(params), state0, xs, targets,  # noqa: E731
+                                        update_every=3, chunk=chunk)
+    want = run(general, 1)
+    assert_tree_allclose(run(est, 1)[0], want[0], rtol=1e-10, atol=1e-12)
+    assert_tree_allclose(run(est, None)[0], want[0], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(want[0].layers[1].neuron.raw_beta, params.layers[1].neuron.raw_beta)

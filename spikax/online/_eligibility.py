@@ -242,8 +242,10 @@ class DiagonalTraces(eqx.Module):
     numbers per presynaptic input), and the eligibility is a sum of outer products,
     $e_{ji,t} = C_{j,t}\hat\epsilon_{i,t-1} + h_{j,t}x_{i,t}$ with $C = \partial y_t/\partial s_{t-1}$ and
     $h = \partial y_t/\partial I_t$. A one-membrane neuron ($k = 1$, a shared scalar leak $\lambda$)
-    may have its own gain $c_j$: it keeps $\hat x_{i,t} = \lambda\hat x_{i,t-1} + x_{i,t}$ and
-    $e_{ji,t} = C_{j,t}c_j\hat x_{i,t-1} + h_{j,t}x_{i,t}$. The engine then keeps $O(k\,n_\text{pre})$ per
+    may have its own gain $c_j$: it keeps $\hat x_{i,t} = \lambda\hat x_{i,t-1} + c_{0,t}x_{i,t}$ (the first
+    neuron's gain inside the trace, so a gain trained during the sequence stays exact) and
+    $e_{ji,t} = C_{j,t}(c_j/c_0)\hat x_{i,t-1} + h_{j,t}x_{i,t}$, exact while every neuron's gain is a fixed
+    multiple of the first's. The engine then keeps $O(k\,n_\text{pre})$ per
     weight instead of $O(k\,n_\text{post}n_\text{pre})$; the result is the same (`factorise=False`
     keeps the per-synapse path).
 
@@ -301,10 +303,11 @@ class DiagonalTraces(eqx.Module):
         jac = read_jacobian(ctx, zero_fields)
         x = getattr(ctx.signals, slot.presyn).astype(ctx.current.dtype)
         old = jax.tree_util.tree_leaves(trace)
-        if len(old) == 1:  # one membrane: x̂ = λ x̂ + x, with each neuron's own gain c_j in the eligibility
+        if len(old) == 1:  # one membrane: x̂ = λ x̂ + c_0 x, with each neuron's gain relative to the first, c_j / c_0
             leak, gain = jac.state[0][0].reshape(-1)[0], jac.current[0]
-            e = (jac.output[0] * gain)[:, None] * old[0][None, :] + jac.current_output[:, None] * x[None, :]
-            new = [leak * old[0] + x]
+            first = gain.reshape(-1)[0]  # inside the trace, so a gain trained during the sequence stays exact
+            e = (jac.output[0] * gain / first)[:, None] * old[0][None, :] + jac.current_output[:, None] * x[None, :]
+            new = [leak * old[0] + first * x]
         else:  # every neuron has the same A and b (`LayerPlan.shared_jacobian`): read them at the first neuron
             e = (sum(jac.output[l][:, None] * old[l][None, :] for l in range(len(old)))
                  + jac.current_output[:, None] * x[None, :])

@@ -389,13 +389,15 @@ class EligibilityEngine(AbstractEstimator):
                 e = post.unsqueeze(-1) * a_hat.unsqueeze(-2) if presyn is not None else post * a_hat
                 traces.append(a_hat)
             elif self._factorised(plan, slot):
-                # epsilon_ji = c_j x̂_i with x̂_t = λ x̂_{t-1} + x_t; e = g x̂_{t-1} + h x_t, g = dy/ds_prev·c, h = dy/dI
+                # epsilon_ji = (c_j / c_0) x̂_i with x̂_t = λ x̂_{t-1} + c_0 x_t (the first neuron's gain inside the
+                # trace, so a gain trained during the sequence stays exact); e = g x̂_{t-1} + h x_t, g = dy/ds_prev·c/c_0
                 zero_state = tuple(torch.zeros_like(t) for t in state_tensors)
                 gain, h = lin(zero_state, ones, zero_fields)
-                g = lin(gain, zeros, zero_fields)[1]
+                first = gain[0][..., :1]  # per example: [batch, 1], or [1]
+                g = lin(gain, zeros, zero_fields)[1] / first
                 e = g.unsqueeze(-1) * trace.unsqueeze(-2) + h.unsqueeze(-1) * presyn.unsqueeze(-2)
                 leak = membrane_leak(self.owner, layer.neuron, neuron_params, current.dtype)
-                traces.append(leak * trace + presyn)
+                traces.append(leak * trace + first * presyn)
             else:
                 if slot.field is None:
                     d_current, d_fields = ones, zero_fields
