@@ -628,14 +628,25 @@ def fold_coefficients(c: StepCoefficients) -> FoldedChunk:
     return FoldedChunk(adjoint, prop, gain, spread)
 
 
-def fold_weight(z_in, folded: FoldedChunk, x):
+def fold_weight(z, folded: FoldedChunk, x):
     """One weight's summed gradient over the chunk and its per-synapse state after it: elementwise terms for the
-    state entering the chunk (`z_in`, m arrays `[n, n_pre]`) and matrix products over the K steps of `x` `[K, n_pre]`."""
-    span = range(len(z_in))
-    grad = _sum_of_products((folded.adjoint[a][:, None], z_in[a]) for a in span) + jnp.einsum("tj,ti->ji", folded.gain, x)
-    z_out = [_sum_of_products((None if p is None else p[:, None], z) for p, z in zip(folded.prop[d], z_in))
-             + jnp.einsum("tj,ti->ji", folded.spread[d], x) for d in span]
-    return grad, z_out
+    state entering the chunk (`z`, `[n, m, n_pre]`: the m components of a neuron's synapses side by side, so one
+    pass reads them together) and matrix products over the K steps of `x` (`[K, n_pre]`)."""
+    span = range(z.shape[-2])
+    grad = (_sum_of_products((folded.adjoint[a][:, None], z[:, a]) for a in span)
+            + jnp.einsum("tj,ti->ji", folded.gain, x))
+    carried = jnp.stack([_sum_of_products((None if p is None else p[:, None], z[:, a]) for a, p in enumerate(row))
+                         for row in folded.prop], axis=1)
+    return grad, carried + jnp.einsum("tjd,ti->jdi", jnp.stack(folded.spread, axis=-1), x)
+
+
+class ChunkTraces(NamedTuple):
+    """The state `chunk_step` carries: the per-layer `LayerTraces` with each weight's per-synapse state replaced by
+    a `[n, 1]` stand-in (the steps only need its shape), and that state itself, one `[n, m, n_pre]` array per
+    weight (`synapses[l][w]` for the w-th weight of layer l)."""
+
+    layers: tuple
+    synapses: tuple
 
 
 # -- the engine ---------------------------------------------------------------------------------
@@ -680,52 +691,58 @@ class EligibilityEngine(AbstractEstimator):
             return dataclasses.replace(self, traces=dataclasses.replace(self.traces, factorise=False))
         return self
 
-    def chunk_init(self, params, state0, *, key=None):
-        """`init` with every weight's traces per synapse (a presynaptic trace gets the postsynaptic axis)."""
+    def chunk_init(self, params, state0, *, key=None) -> ChunkTraces:
+        """`init` in the form `chunk_step` carries: every weight's per-synapse state as one `[n, m, n_pre]` array."""
         lstate = self._per_synapse().init(params, state0, key=key)
-        out = []
+        layers, synapses = [], []
         for layer, plan, entry, st in zip(self.layers(params), self.plans, lstate, self.layer_states(params, state0),
                                           strict=True):
-            if entry is None or not _weight_slots(plan):
-                out.append(entry)
+            weights = _weight_slots(plan) if entry is not None else ()
+            if not weights:
+                layers.append(entry)
+                synapses.append(())
                 continue
             n = jnp.shape(jax.tree_util.tree_leaves(layer.neuron_state(st))[0])
-            widen = lambda a: jnp.broadcast_to(a, n + a.shape) if a.ndim == 1 else a  # noqa: E731
-            traces = tuple(jax.tree_util.tree_map(widen, tr) if slot.presyn is not None else tr
-                           for slot, tr in zip(plan.slots, entry.traces, strict=True))
-            out.append(entry._replace(traces=traces))
-        return tuple(out)
+            stand_ins, arrays = {}, []
+            for k in weights:
+                state = _synapse_state(entry, k)
+                leaves = jax.tree_util.tree_leaves(state)
+                n_pre = leaves[0].shape[-1]
+                arrays.append(jnp.zeros(n + (len(leaves), n_pre), leaves[0].dtype))
+                stand_ins[k] = jax.tree_util.tree_map(lambda a: jnp.zeros(n + (1,), a.dtype), state)
+            layers.append(_with_synapse_states(entry, stand_ins))
+            synapses.append(tuple(arrays))
+        return ChunkTraces(tuple(layers), tuple(synapses))
 
-    def chunk_step(self, params, lstate, state, xs, targets, *, keys=None):
+    def chunk_step(self, params, lstate: ChunkTraces, state, xs, targets, *, keys=None):
         """Several steps at once, the same sums as `step` one by one (the online-learning guide, *Chunks*).
 
-        The steps run on unit columns, which gives each weight's per-step coefficients; its gradient and
-        traces then come from one reverse pass over the chunk (`fold_coefficients`) and a few matrix products
-        (`fold_weight`).
+        The steps run on unit columns, which gives each layer's per-step coefficients; the weights' gradients
+        and per-synapse states then come from one reverse pass over the chunk (`fold_coefficients`) and a few
+        matrix products (`fold_weight`).
         """
         del keys
         engine = self._per_synapse()
 
         def body(carry, inputs):
-            state, lstate, grads = carry
+            state, layers, grads = carry
             x, target = inputs
-            state, lstate, _, loss, grad, coefficients = engine._step(params, lstate, state, x, target, columns=True)
-            return (state, lstate, jax.tree_util.tree_map(jnp.add, grads, grad)), (loss, coefficients)
+            state, layers, _, loss, grad, coefficients = engine._step(params, layers, state, x, target, columns=True)
+            return (state, layers, jax.tree_util.tree_map(jnp.add, grads, grad)), (loss, coefficients)
 
         zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-        (state, lstate, grads), (losses, coefficients) = lax.scan(body, (state, lstate, zeros), (xs, targets))
-        new_lstate = []
-        for index, (plan, entry, coeffs) in enumerate(zip(self.plans, lstate, coefficients, strict=True)):
-            weights, states = (_weight_slots(plan) if plan.stateful else ()), {}
+        (state, layers, grads), (losses, coefficients) = lax.scan(body, (state, lstate.layers, zeros), (xs, targets))
+        synapses = []
+        for index, (plan, arrays, coeffs) in enumerate(zip(self.plans, lstate.synapses, coefficients, strict=True)):
+            weights, new = (_weight_slots(plan) if arrays else ()), []
             folded = fold_coefficients(coeffs) if weights else None
-            for k, x in zip(weights, coeffs.x if weights else (), strict=True):
-                leaves, treedef = jax.tree_util.tree_flatten(_synapse_state(entry, k))
-                g, z_out = fold_weight(leaves, folded, x)
-                states[k] = jax.tree_util.tree_unflatten(treedef, z_out)
+            for k, x, z in zip(weights, coeffs.x if weights else (), arrays, strict=True):
+                g, z = fold_weight(z, folded, x)
+                new.append(z)
                 where = lambda p, index=index, k=k: plan.slots[k].leaf(_layers_of(p)[0][index])  # noqa: E731
                 grads = eqx.tree_at(where, grads, replace_fn=lambda old, g=g: old + g.astype(old.dtype))
-            new_lstate.append(_with_synapse_states(entry, states) if states else entry)
-        return state, tuple(new_lstate), losses, grads
+            synapses.append(tuple(new))
+        return state, ChunkTraces(layers, tuple(synapses)), losses, grads
 
     # -- init ------------------------------------------------------------------------------
     def init(self, params, state0, *, key=None):
