@@ -400,52 +400,60 @@ def _sequence_keys(key, steps):
     return None if key is None else jax.random.split(key, steps)
 
 
-def _run_one(est, params, state0, xs, targets, key, chunk=1):
-    init_key, step_key = (None, None) if key is None else jax.random.split(key)
-    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    loss0 = jnp.zeros((), _dtype_of(params, state0))
-    if min(chunk, steps) > 1:
-        return _run_chunks(est, params, state0, xs, targets, init_key, step_key, min(chunk, steps), loss0, zeros)
-    lstate = est.init(params, state0, key=init_key)
-
-    def body(carry, inputs):
-        state, lstate, loss, grads = carry
-        x, target, k = inputs
-        state, lstate, _, loss_t, grad_t = est.step(params, lstate, state, x, target, key=k)
-        grads = jax.tree_util.tree_map(jnp.add, grads, grad_t)
-        return (state, lstate, loss + loss_t.astype(loss.dtype), grads), None
-
-    inputs = (xs, targets, _sequence_keys(step_key, steps))
-    (_, _, loss, grads), _ = lax.scan(body, (state0, lstate, loss0, zeros), inputs)
-    return loss, grads
-
-
 def _chunk_of(tree, start, size):
     """Steps `start .. start + size` of every leaf (time on axis 0), sliced in place."""
     return jax.tree_util.tree_map(lambda a: lax.dynamic_slice_in_dim(a, start, size), tree)
 
 
-def _run_chunks(est, params, state0, xs, targets, init_key, step_key, chunk, loss0, zeros):
-    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    sequence = (xs, targets, _sequence_keys(step_key, steps))
+def _advance(est, chunk):
+    """`(params, lstate, state, xs, targets, keys) -> (state, lstate, losses, summed grad)` for one example over the
+    steps on axis 0: the learner's `chunk_step`, or its `step` for chunks of one step (with `init`'s state)."""
+    if chunk > 1:
+        return lambda params, lstate, state, x, target, keys: est.chunk_step(params, lstate, state, x, target,
+                                                                             keys=keys)
 
-    def body(carry, inputs):
-        state, lstate, loss, grads = carry
-        x, target, keys = inputs
-        state, lstate, losses, grad = est.chunk_step(params, lstate, state, x, target, keys=keys)
-        return (state, lstate, loss + jnp.sum(losses).astype(loss.dtype), jax.tree_util.tree_map(jnp.add, grads, grad)), None
+    def one_step(params, lstate, state, x, target, keys):
+        first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
+        state, lstate, _, loss, grad = est.step(params, lstate, state, first(x), first(target), key=first(keys))
+        return state, lstate, loss[None], grad
 
+    return one_step
+
+
+def _over_chunks(body, carry, sequence, steps, chunk):
+    """`body(carry, chunk_inputs, size) -> (carry, out)` over the sequence in chunks, then a shorter last chunk.
+
+    The chunk's start is carried rather than scanned over, so nothing the size of the sequence is built.
+    Returns the carry and the outputs (stacked per full chunk, and the last chunk's, or None)."""
     def next_chunk(carry, _):
         carry, start = carry
-        return (body(carry, _chunk_of(sequence, start, chunk))[0], start + chunk), None
+        carry, out = body(carry, _chunk_of(sequence, start, chunk), chunk)
+        return (carry, start + chunk), out
 
     full = steps - steps % chunk
-    carry = (state0, est.chunk_init(params, state0, key=init_key), loss0, zeros)
-    (carry, _), _ = lax.scan(next_chunk, (carry, jnp.zeros((), jnp.int32)), None, length=full // chunk)
+    (carry, _), outs = lax.scan(next_chunk, (carry, jnp.zeros((), jnp.int32)), None, length=full // chunk)
+    last = None
     if full < steps:
-        carry, _ = body(carry, _chunk_of(sequence, full, steps - full))
-    return carry[2], carry[3]
+        carry, last = body(carry, _chunk_of(sequence, full, steps - full), steps - full)
+    return carry, outs, last
+
+
+def _run_one(est, params, state0, xs, targets, key, chunk=1):
+    init_key, step_key = (None, None) if key is None else jax.random.split(key)
+    steps = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    chunk = min(chunk, steps)
+    advance = _advance(est, chunk)
+
+    def body(carry, inputs, size):
+        del size
+        state, lstate, loss, grads = carry
+        state, lstate, losses, grad = advance(params, lstate, state, *inputs)
+        return (state, lstate, loss + jnp.sum(losses).astype(loss.dtype), jax.tree_util.tree_map(jnp.add, grads, grad)), None
+
+    lstate = (est.init if chunk == 1 else est.chunk_init)(params, state0, key=init_key)
+    carry = (state0, lstate, jnp.zeros((), _dtype_of(params, state0)), jax.tree_util.tree_map(jnp.zeros_like, params))
+    (_, _, loss, grads), _, _ = _over_chunks(body, carry, (xs, targets, _sequence_keys(step_key, steps)), steps, chunk)
+    return loss, grads
 
 
 def _check_chunk(owner, chunk, est):
@@ -585,14 +593,7 @@ def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, k
     _check_model_io("spikax.online.train", est, params, state0, xs, targets, batch_axis)
     init_key, step_key = (None, None) if key is None else jax.random.split(key)
     init = est.init if chunk == 1 else est.chunk_init
-
-    def advance(params, lstate, state, x, target, keys):
-        """One example through the steps on axis 0 of `x`: `(state, lstate, losses, summed grad)`."""
-        if chunk > 1:
-            return est.chunk_step(params, lstate, state, x, target, keys=keys)
-        first = lambda tree: jax.tree_util.tree_map(lambda a: a[0], tree)  # noqa: E731
-        state, lstate, _, loss, grad = est.step(params, lstate, state, first(x), first(target), key=first(keys))
-        return state, lstate, loss[None], grad
+    advance = _advance(est, chunk)
 
     if batch_axis is None:
         lstate, state = init(params, state0, key=init_key), state0
@@ -613,25 +614,20 @@ def _train_jit(est, opt, params, opt_state, state0, xs, targets, update_every, k
         updates, opt_state = opt.update(acc, opt_state, params)
         return eqx.apply_updates(params, updates), opt_state, jax.tree_util.tree_map(jnp.zeros_like, acc)
 
-    sequence = (xs, targets, _sequence_keys(step_key, steps))
-
-    def body(carry, start, size=chunk):
+    def body(carry, inputs, size):
         params, opt_state, lstate, state, acc, count = carry
-        state, lstate, losses, grad = advance(params, lstate, state, *_chunk_of(sequence, start, size))
+        state, lstate, losses, grad = advance(params, lstate, state, *inputs)
         acc = jax.tree_util.tree_map(jnp.add, acc, grad)
         count = count + size
         params, opt_state, acc = lax.cond(count % update_every == 0, apply, lambda p, o, a: (p, o, a),
                                           params, opt_state, acc)
         return (params, opt_state, lstate, state, acc, count), losses
 
-    acc = jax.tree_util.tree_map(jnp.zeros_like, params)
-    carry = (params, opt_state, lstate, state, acc, jnp.zeros((), jnp.int32))
-    full = steps - steps % chunk
-    carry, losses = lax.scan(body, carry, jnp.arange(0, full, chunk, dtype=jnp.int32))
-    losses = losses.reshape((full,))
-    if full < steps:
-        carry, tail = body(carry, full, steps - full)
-        losses = jnp.concatenate([losses, tail])
+    carry = (params, opt_state, lstate, state, jax.tree_util.tree_map(jnp.zeros_like, params), jnp.zeros((), jnp.int32))
+    carry, losses, last = _over_chunks(body, carry, (xs, targets, _sequence_keys(step_key, steps)), steps, chunk)
+    losses = losses.reshape((-1,))
+    if last is not None:
+        losses = jnp.concatenate([losses, last])
     params, opt_state, _, _, acc, _ = carry
     if steps % update_every:
         params, opt_state, _ = apply(params, opt_state, acc)
