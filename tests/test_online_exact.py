@@ -543,3 +543,16 @@ def test_online_run_errors_name_the_expected_shapes(getkey):
         online.run(est, params, other.init_state((3,)), xs, targets)
     with pytest.raises(ValueError, match=r"spikax.online.train`: the state does not belong"):
         online.train(est, optax.sgd(0.1), params, optax.sgd(0.1).init(params), other.init_state((3,)), xs, targets)
+
+
+@pytest.mark.parametrize("make", [lambda net: online.rtrl(net, mse),
+                                  lambda net: online.forward_gradient(net, mse, num_tangents=2)],
+                         ids=["rtrl", "forward_gradient"])
+def test_an_explicit_chunk_gives_the_step_by_step_sums(make, getkey):
+    """Learners without their own `chunk_step` run a chunk as `step` in a scan: the same loss, gradient and keys."""
+    net, params, state0, xs, targets = make_problem("alif", getkey(), steps=11)
+    est, key = make(net), getkey()
+    want = online.run(est, params, state0, xs, targets, key=key, chunk=1)
+    assert est.default_chunk == 1
+    assert_tree_allclose(online.run(est, params, state0, xs, targets, key=key, chunk=4), want, rtol=1e-12, atol=1e-14)
+    assert float(jnp.abs(flat(want[1])).max()) > 1e-6

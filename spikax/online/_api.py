@@ -15,7 +15,17 @@ step(params, lstate, state, x_t, target_t, *, key=None) -> (state, lstate, y_t, 
 ```
 
 `grad_t` has the structure of `params`; `Σ_t grad_t` is the learner's estimate of
-$\nabla_\theta \sum_t \ell_t$. Building blocks the base class provides:
+$\nabla_\theta \sum_t \ell_t$. Optionally it advances several steps at once, when a chunk of
+steps costs less than the steps one by one (the eligibility-trace learners do; `run` and `train`
+then call it with `default_chunk` steps):
+
+```
+chunk_init(params, state0, *, key=None) -> lstate          # by default init's
+chunk_step(params, lstate, state, xs, targets, *, keys=None) -> (state, lstate, losses, grad)
+```
+
+where `grad` is the sum of the steps' `grad_t` (by default `step` in a `lax.scan`). Building
+blocks the base class provides:
 
 - `self.model(params)`: the full model; for a `Chain` (or a single layer)
   `self.layers(params)` gives its layers as a tuple (the state is then a tuple with one

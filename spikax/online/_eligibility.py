@@ -545,16 +545,20 @@ def _with_synapse_states(entry: LayerTraces, states: dict) -> LayerTraces:
 
 
 def _unit_columns(entry: LayerTraces, signals, plan: LayerPlan, weights):
-    """The layer's traces and signals with every weight's presynaptic axis replaced by m + 1 unit columns."""
-    states, width = {}, None
+    """The layer's traces and signals with the first weight's presynaptic axis replaced by m + 1 unit columns.
+
+    Every weight of the layer has the same coefficients, so the others (reading another presynaptic signal) get
+    no columns at all: their steps then cost nothing."""
+    first = plan.slots[weights[0]].presyn
+    states, fields = {}, {}
     for k in weights:
         leaves, treedef = jax.tree_util.tree_flatten(_synapse_state(entry, k))
-        width = len(leaves) + 1
-        units = [jnp.broadcast_to(jnp.eye(width, dtype=leaf.dtype)[c], leaf.shape[:-1] + (width,))
-                 for c, leaf in enumerate(leaves)]
-        states[k] = jax.tree_util.tree_unflatten(treedef, units)
-    unit_x = jnp.eye(width, dtype=signals.current.dtype)[-1]
-    return _with_synapse_states(entry, states), signals._replace(**{plan.slots[k].presyn: unit_x for k in weights})
+        width = len(leaves) + 1 if plan.slots[k].presyn == first else 0
+        units = jnp.eye(len(leaves) + 1, dtype=leaves[0].dtype)[:, :width]
+        states[k] = jax.tree_util.tree_unflatten(treedef, [jnp.broadcast_to(units[c], leaf.shape[:-1] + (width,))
+                                                           for c, leaf in enumerate(leaves)])
+        fields[plan.slots[k].presyn] = units[-1].astype(signals.current.dtype)
+    return _with_synapse_states(entry, states), signals._replace(**fields)
 
 
 class StepCoefficients(NamedTuple):
